@@ -1,0 +1,45 @@
+# dossier — the two commands are `make demo` and `make test`; both set up what is missing.
+#
+# One cargo profile (dev, with optimised dependencies; see Cargo.toml) serves the demo,
+# the tests and the benchmarks, so everything is built once. The target directory lives
+# outside the clone so that fresh clones (CI) reuse an earlier build.
+
+CARGO_TARGET_DIR ?= $(HOME)/.cache/dossier-target
+export CARGO_TARGET_DIR
+MODELS ?= $(CURDIR)/models
+export DOSSIER_MODELS := $(MODELS)
+DOSSIER := $(CARGO_TARGET_DIR)/debug/dossier
+DEMO_STORE := $(CURDIR)/target/demo-store
+DEMO_QUESTION ?= How much notice must be given to terminate the agreement?
+
+.PHONY: all setup system models build demo test bench lint clean-demo
+
+all: build
+
+system:
+	@scripts/setup-system.sh
+
+models:
+	@scripts/models.sh "$(MODELS)"
+
+setup: system models
+
+build: system
+	cargo build --workspace --bins --examples
+
+demo: setup build
+	@rm -rf "$(DEMO_STORE)"
+	"$(DOSSIER)" --store "$(DEMO_STORE)" ingest samples
+	@echo
+	@echo "$$ dossier ask \"$(DEMO_QUESTION)\""
+	@"$(DOSSIER)" --store "$(DEMO_STORE)" ask "$(DEMO_QUESTION)"
+
+test: setup
+	cargo test --workspace --no-fail-fast
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean-demo:
+	rm -rf "$(DEMO_STORE)"

@@ -1,0 +1,110 @@
+//! dossier-ingest: file → pages → chunks → embeddings.
+//!
+//! This crate knows PDFs, tokenizers and the embedding model. It knows nothing of the store
+//! or the terminal: it returns values and typed errors, and the binary decides what to write
+//! where and what to print.
+
+pub mod chunk;
+pub mod discover;
+pub mod embed;
+pub mod pdf;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub use chunk::{ChunkSpan, Chunker};
+pub use discover::discover;
+pub use embed::{Embedder, EmbedderFiles};
+pub use pdf::{PageStatus, PdfError};
+
+/// A document's identity is the sha256 of its bytes: the same file under another name is the
+/// same document, and a changed file is a new one.
+pub fn document_id(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// One chunk ready to embed, with where it came from.
+#[derive(Debug, Clone)]
+pub struct PreparedChunk {
+    /// 1-based physical page.
+    pub page: u32,
+    /// Position of the chunk in the document, from 0, in reading order.
+    pub index: u32,
+    pub text: String,
+    /// Character span of `text` in the page's text.
+    pub char_start: u32,
+    pub char_end: u32,
+}
+
+/// A parsed and chunked document, before embedding.
+#[derive(Debug, Clone)]
+pub struct PreparedDocument {
+    pub id: String,
+    pub path: PathBuf,
+    pub title: Option<String>,
+    pub size_bytes: u64,
+    pub page_count: u32,
+    /// Pages that have no text layer (scanned?), reported to the user.
+    pub pages_without_text: Vec<u32>,
+    /// Pages whose extraction failed, with the reason.
+    pub failed_pages: Vec<(u32, String)>,
+    pub chunks: Vec<PreparedChunk>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("{0}")]
+    Pdf(#[from] PdfError),
+    #[error("too large ({size} bytes; the limit is {limit})")]
+    TooLarge { size: u64, limit: u64 },
+}
+
+/// Parses and chunks one PDF whose bytes are already read (the caller hashed them first, to
+/// skip unchanged files without parsing them).
+pub fn prepare(
+    path: &Path,
+    bytes: &[u8],
+    id: String,
+    password: Option<&str>,
+    chunker: &Chunker,
+) -> Result<PreparedDocument, IngestError> {
+    let text = pdf::extract(bytes, password)?;
+    let mut chunks = Vec::new();
+    let mut pages_without_text = Vec::new();
+    let mut failed_pages = Vec::new();
+    for page in &text.pages {
+        match &page.status {
+            PageStatus::Text => {}
+            PageStatus::NoText => {
+                pages_without_text.push(page.number);
+                continue;
+            }
+            PageStatus::Failed(reason) => {
+                failed_pages.push((page.number, reason.clone()));
+                continue;
+            }
+        }
+        for span in chunker.chunk(&page.text) {
+            chunks.push(PreparedChunk {
+                page: page.number,
+                index: chunks.len() as u32,
+                text: span.text,
+                char_start: span.char_start as u32,
+                char_end: span.char_end as u32,
+            });
+        }
+    }
+    Ok(PreparedDocument {
+        id,
+        path: path.to_owned(),
+        title: text.title,
+        size_bytes: bytes.len() as u64,
+        page_count: text.pages.len() as u32,
+        pages_without_text,
+        failed_pages,
+        chunks,
+    })
+}

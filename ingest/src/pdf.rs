@@ -1,0 +1,259 @@
+//! PDF bytes → text per physical page.
+//!
+//! lopdf parses the file (and decrypts files whose user password is empty); `pdf-extract`
+//! interprets each page's content stream with the fonts' encodings and ToUnicode maps.
+//! Both crates can panic on hostile input, so every call into them is contained per file
+//! and per page: one bad page never costs the rest of the document, one bad file never
+//! costs the batch.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use lopdf::{Document, LoadOptions};
+use unicode_normalization::UnicodeNormalization;
+
+/// Why a file yields no pages at all. Each variant's message is the reason shown to the
+/// user after the file name, so it is short and says what to do where something can be done.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum PdfError {
+    #[error("empty file (0 bytes)")]
+    Empty,
+    #[error("not a PDF (no %PDF header)")]
+    NotPdf,
+    #[error("encrypted: password required")]
+    PasswordRequired,
+    #[error("encrypted: the password given does not open it")]
+    WrongPassword,
+    #[error("corrupt or truncated PDF: {0}")]
+    Corrupt(String),
+    #[error("no pages found (corrupt page tree?)")]
+    NoPages,
+    #[error("no text layer on any of its {0} page(s) (scanned or image-only?)")]
+    NoText(usize),
+}
+
+/// What one page gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageStatus {
+    Text,
+    /// The page has no extractable text: typically a scanned image.
+    NoText,
+    /// Extraction failed on this page; the reason is kept for the report.
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// 1-based physical page number (the position in the file, not the printed label).
+    pub number: u32,
+    /// NFKC-normalised text with tidy whitespace; empty unless `status` is `Text`.
+    pub text: String,
+    pub status: PageStatus,
+}
+
+#[derive(Debug, Clone)]
+pub struct PdfText {
+    pub title: Option<String>,
+    pub pages: Vec<Page>,
+}
+
+impl PdfText {
+    pub fn pages_with_text(&self) -> impl Iterator<Item = &Page> {
+        self.pages.iter().filter(|p| p.status == PageStatus::Text)
+    }
+}
+
+/// Extracts the text of every page of a PDF held in memory.
+///
+/// `password` is tried as the user password of an encrypted file; without one, the empty
+/// password is tried, which opens "print-protected" files that readers open silently.
+pub fn extract(bytes: &[u8], password: Option<&str>) -> Result<PdfText, PdfError> {
+    if bytes.is_empty() {
+        return Err(PdfError::Empty);
+    }
+    if !has_pdf_header(bytes) {
+        return Err(PdfError::NotPdf);
+    }
+    let document = load(bytes, password)?;
+    let page_ids = contained(|| document.get_pages())
+        .map_err(|panic| PdfError::Corrupt(format!("page tree: {panic}")))?;
+    if page_ids.is_empty() {
+        // lopdf does not fail on a password it cannot authenticate: it returns a document
+        // with nothing behind the encrypted trailer. No pages plus /Encrypt is that case.
+        if document.trailer.get(b"Encrypt").is_ok() {
+            return Err(if password.is_some() {
+                PdfError::WrongPassword
+            } else {
+                PdfError::PasswordRequired
+            });
+        }
+        return Err(PdfError::NoPages);
+    }
+    let title = contained(|| document_title(&document)).ok().flatten();
+
+    let pages: Vec<Page> = page_ids
+        .keys()
+        .map(|&number| extract_page(&document, number))
+        .collect();
+
+    if !pages.iter().any(|p| p.status == PageStatus::Text) {
+        if let Some(Page {
+            status: PageStatus::Failed(reason),
+            ..
+        }) = pages.iter().find(|p| matches!(p.status, PageStatus::Failed(_)))
+        {
+            return Err(PdfError::Corrupt(reason.clone()));
+        }
+        return Err(PdfError::NoText(pages.len()));
+    }
+    Ok(PdfText { title, pages })
+}
+
+fn has_pdf_header(bytes: &[u8]) -> bool {
+    // The spec allows junk before the header; readers look in the first KiB.
+    let head = &bytes[..bytes.len().min(1024)];
+    head.windows(5).any(|w| w == b"%PDF-")
+}
+
+fn load(bytes: &[u8], password: Option<&str>) -> Result<Document, PdfError> {
+    let options = LoadOptions {
+        password: Some(password.unwrap_or("").to_owned()),
+        ..LoadOptions::default()
+    };
+    contained(|| Document::load_mem_with_options(bytes, options))
+        .map_err(|panic| PdfError::Corrupt(format!("parser crashed: {panic}")))?
+        .map_err(|error| PdfError::Corrupt(error.to_string()))
+}
+
+fn extract_page(document: &Document, number: u32) -> Page {
+    let outcome = contained(|| {
+        let mut raw = String::new();
+        let mut output = pdf_extract::PlainTextOutput::new(&mut raw);
+        pdf_extract::output_doc_page(document, &mut output, number).map(|()| raw)
+    });
+    let (text, status) = match outcome {
+        Ok(Ok(raw)) => {
+            let text = tidy(&raw);
+            if text.chars().any(char::is_alphanumeric) {
+                (text, PageStatus::Text)
+            } else {
+                (String::new(), PageStatus::NoText)
+            }
+        }
+        Ok(Err(error)) => (String::new(), PageStatus::Failed(error.to_string())),
+        Err(panic) => (
+            String::new(),
+            PageStatus::Failed(format!("extractor crashed: {panic}")),
+        ),
+    };
+    Page {
+        number,
+        text,
+        status,
+    }
+}
+
+fn document_title(document: &Document) -> Option<String> {
+    let info = document.trailer.get(b"Info").ok()?;
+    let info = document.dereference(info).ok()?.1.as_dict().ok()?;
+    let title = info.get(b"Title").ok()?;
+    let title = document.dereference(title).ok()?.1;
+    let title = match title {
+        lopdf::Object::String(bytes, _) => decode_text_string(bytes),
+        _ => return None,
+    };
+    let title = title.trim().to_owned();
+    (!title.is_empty()).then_some(title)
+}
+
+/// PDF text strings are UTF-16BE with a BOM, or PDFDocEncoding (close enough to Latin-1
+/// for titles).
+fn decode_text_string(bytes: &[u8]) -> String {
+    if let Some(utf16) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        let units: Vec<u16> = utf16
+            .chunks_exact(2)
+            .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+            .collect();
+        String::from_utf16_lossy(&units)
+    } else {
+        bytes.iter().map(|&b| b as char).collect()
+    }
+}
+
+/// NFKC (which also expands ligatures such as ﬁ), one space between words, at most one
+/// blank line between paragraphs, no control characters.
+pub fn tidy(raw: &str) -> String {
+    let normalised: String = raw.nfkc().collect();
+    let mut out = String::with_capacity(normalised.len());
+    let mut blank_lines = 0;
+    for line in normalised.lines() {
+        let line: String = line
+            .chars()
+            .map(|c| if c.is_control() || c == '\u{a0}' { ' ' } else { c })
+            .collect();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.is_empty() {
+            blank_lines += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank_lines > 0 { "\n\n" } else { "\n" });
+        }
+        blank_lines = 0;
+        out.push_str(&words.join(" "));
+    }
+    out
+}
+
+thread_local! {
+    static CONTAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while this thread runs parser code whose panics are caught and reported as a file's
+/// error. A panic hook can use it to keep such panics off the terminal.
+pub fn panic_is_contained() -> bool {
+    CONTAINING.with(|c| c.get())
+}
+
+/// Runs `f`, turning a panic into an error message.
+fn contained<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let outer = CONTAINING.with(|c| c.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    CONTAINING.with(|c| c.set(outer));
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tidy_collapses_whitespace_and_expands_ligatures() {
+        let raw = "  The \u{FB01}rst   clause\n\n\n\nSecond\tline \n";
+        assert_eq!(tidy(raw), "The first clause\n\nSecond line");
+    }
+
+    #[test]
+    fn rejects_empty_and_non_pdf_bytes() {
+        assert_eq!(extract(b"", None).unwrap_err(), PdfError::Empty);
+        assert_eq!(
+            extract(b"hello, this is text", None).unwrap_err(),
+            PdfError::NotPdf
+        );
+    }
+
+    #[test]
+    fn garbage_after_header_is_corrupt_not_a_panic() {
+        let mut bytes = b"%PDF-1.4\n".to_vec();
+        bytes.extend((0..4000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8));
+        assert!(matches!(
+            extract(&bytes, None),
+            Err(PdfError::Corrupt(_) | PdfError::NoPages)
+        ));
+    }
+}

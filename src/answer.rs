@@ -1,0 +1,314 @@
+//! From retrieved passages to a grounded answer: whether to answer at all, the prompt the
+//! model sees, and the citations, which come from the passages and never from the model.
+
+use std::collections::HashSet;
+
+use crate::retrieve::Passage;
+
+/// What the user is told when the documents do not hold the answer.
+pub const REFUSAL: &str = "The documents do not contain the answer to this question.";
+
+/// Words that carry no topic: matching them says nothing about relevance.
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as",
+    "at", "be", "been", "before", "being", "between", "both", "but", "by", "can", "could", "did",
+    "do", "does", "doing", "done", "each", "for", "from", "had", "has", "have", "having", "he",
+    "her", "here", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "me",
+    "might", "more", "most", "must", "my", "no", "nor", "not", "of", "on", "once", "only", "or",
+    "other", "our", "out", "over", "own", "per", "same", "shall", "she", "should", "so", "some",
+    "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this",
+    "those", "through", "to", "too", "under", "until", "up", "upon", "very", "was", "we", "were",
+    "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would",
+    "you", "your", "say", "says", "tell", "according", "document", "documents", "please", "many",
+    "much", "get", "gets", "give", "given", "long", "there", "us",
+];
+
+/// Lower-cased words and numbers of `text`, without stop words. Numbers keep their inner
+/// punctuation ("1,500", "3.5") so that they match exactly.
+pub fn content_terms(text: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let inner_number_mark = matches!(c, ',' | '.')
+            && current.chars().last().is_some_and(|p| p.is_ascii_digit())
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+        if c.is_alphanumeric() || inner_number_mark {
+            current.extend(c.to_lowercase());
+        } else if !current.is_empty() {
+            terms.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        terms.push(current);
+    }
+    terms.retain(|t| !STOP_WORDS.contains(&t.as_str()) && (t.len() > 1 || t.chars().all(|c| c.is_ascii_digit())));
+    terms
+}
+
+/// A crude stem so that "terminate" meets "termination" and "days" meets "day".
+fn stem(term: &str) -> &str {
+    let cut = term.char_indices().nth(5).map(|(i, _)| i).unwrap_or(term.len());
+    &term[..cut]
+}
+
+fn stems(text: &str) -> HashSet<String> {
+    content_terms(text).iter().map(|t| stem(t).to_owned()).collect()
+}
+
+/// Share of the question's content stems found in `text` (0 when the question has none).
+pub fn term_coverage(question: &str, text: &str) -> f32 {
+    let wanted = stems(question);
+    if wanted.is_empty() {
+        return 0.0;
+    }
+    let have = stems(text);
+    wanted.iter().filter(|s| have.contains(*s)).count() as f32 / wanted.len() as f32
+}
+
+/// Thresholds for answering at all, calibrated on samples/qa.jsonl (see BENCHMARKS.md).
+#[derive(Debug, Clone, Copy)]
+pub struct RefusalPolicy {
+    /// Below this cosine similarity of the best passage, refuse outright.
+    pub min_score: f32,
+    /// Between `min_score` and this, answer only if the best passage also shares at least
+    /// `min_coverage` of the question's content words.
+    pub confident_score: f32,
+    pub min_coverage: f32,
+}
+
+impl Default for RefusalPolicy {
+    fn default() -> Self {
+        Self {
+            min_score: 0.30,
+            confident_score: 0.55,
+            min_coverage: 0.34,
+        }
+    }
+}
+
+impl RefusalPolicy {
+    /// True when the passages are too weak to answer from.
+    pub fn should_refuse(&self, question: &str, passages: &[Passage]) -> bool {
+        let Some(best) = passages.first() else {
+            return true;
+        };
+        if best.score < self.min_score {
+            return true;
+        }
+        if best.score >= self.confident_score {
+            return false;
+        }
+        let coverage = passages
+            .iter()
+            .take(3)
+            .map(|p| term_coverage(question, &p.text))
+            .fold(0.0, f32::max);
+        coverage < self.min_coverage
+    }
+}
+
+/// Splits text into sentences at ., ! or ? followed by whitespace and an upper-case letter
+/// or digit, and at line breaks between what look like separate lines (headings, table rows).
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes: Vec<(usize, char)> = text.char_indices().collect();
+    for (k, &(i, c)) in bytes.iter().enumerate() {
+        let next = bytes.get(k + 1).map(|&(_, n)| n);
+        let after = bytes.get(k + 2).map(|&(_, n)| n);
+        let end_of_sentence = matches!(c, '.' | '!' | '?')
+            && next.is_some_and(char::is_whitespace)
+            && after.is_some_and(|a| a.is_uppercase() || a.is_ascii_digit() || a == '(' || a == '"');
+        let line_break = c == '\n';
+        if end_of_sentence || line_break {
+            let end = if line_break { i } else { i + c.len_utf8() };
+            let piece = text[start..end].trim();
+            if !piece.is_empty() {
+                out.push(piece);
+            }
+            start = end;
+        }
+    }
+    let tail = text[start..].trim();
+    if !tail.is_empty() {
+        out.push(tail);
+    }
+    // Lines cut by the PDF's layout are rejoined when they do not end a sentence.
+    let mut merged: Vec<&str> = Vec::new();
+    for piece in out {
+        if let Some(last) = merged.last_mut() {
+            let ends = last.ends_with(['.', '!', '?', ':', ';']);
+            let continues = piece.starts_with(|c: char| c.is_lowercase())
+                || last.split_whitespace().count() > 6;
+            if !ends && continues {
+                let from = last.as_ptr() as usize - text.as_ptr() as usize;
+                let to = piece.as_ptr() as usize - text.as_ptr() as usize + piece.len();
+                *last = &text[from..to];
+                continue;
+            }
+        }
+        merged.push(piece);
+    }
+    merged
+}
+
+/// The sentence of `passage` that best supports the answer to `question`: the one sharing
+/// the most content words with the answer and the question (answer words count double).
+/// Quotes are verbatim, only shortened at a word boundary when very long.
+pub fn best_quote(passage: &str, question: &str, answer: &str) -> String {
+    let question_stems = stems(question);
+    let answer_stems = stems(answer);
+    let mut best: Option<(f32, &str)> = None;
+    for sentence in sentences(passage) {
+        let sentence_stems = stems(sentence);
+        if sentence_stems.is_empty() {
+            continue;
+        }
+        let from_answer = answer_stems.intersection(&sentence_stems).count() as f32;
+        let from_question = question_stems.intersection(&sentence_stems).count() as f32;
+        // Prefer informative sentences over fragments, but not long ones for their length.
+        let score = 2.0 * from_answer + from_question + (sentence_stems.len() as f32).ln() * 0.1;
+        if best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, sentence));
+        }
+    }
+    let quote = best.map(|(_, s)| s).unwrap_or(passage);
+    shorten(quote, 320)
+}
+
+fn shorten(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    let cut = cut.rsplit_once(' ').map(|(head, _)| head).unwrap_or(&cut);
+    format!("{cut}…")
+}
+
+/// Instructions that a 135M-parameter model follows best: short and concrete.
+pub const SYSTEM_PROMPT: &str = "You answer questions about the user's documents. Use only the \
+sources given. Answer in one or two short sentences, quoting exact names, numbers and dates \
+from the sources. If the sources do not contain the answer, reply exactly: The documents do \
+not say.";
+
+/// The user turn: numbered sources, then the question. Sources are added best first while
+/// they fit in `token_budget` (measured with `count_tokens`); at least one always goes in,
+/// cut to fit if need be. Returns the prompt and how many passages it holds.
+pub fn build_user_prompt(
+    question: &str,
+    passages: &[Passage],
+    token_budget: usize,
+    count_tokens: impl Fn(&str) -> usize,
+) -> (String, usize) {
+    let tail = format!("\nQuestion: {question}\nAnswer:");
+    let mut used = count_tokens(&tail) + 8;
+    let mut sources = String::from("Sources:\n");
+    let mut included = 0;
+    for (i, passage) in passages.iter().enumerate() {
+        let entry = format!(
+            "[{}] {}, page {}: {}\n",
+            i + 1,
+            passage.file_name,
+            passage.page,
+            passage.text.replace('\n', " ")
+        );
+        let cost = count_tokens(&entry);
+        if used + cost > token_budget {
+            if included == 0 {
+                // Even one passage is too long: keep its start.
+                let keep = entry.len() * token_budget.saturating_sub(used) / cost.max(1);
+                let mut end = keep.min(entry.len());
+                while !entry.is_char_boundary(end) {
+                    end -= 1;
+                }
+                sources.push_str(&entry[..end]);
+                sources.push('\n');
+                included = 1;
+            }
+            break;
+        }
+        used += cost;
+        sources.push_str(&entry);
+        included += 1;
+    }
+    (format!("{sources}{tail}"), included)
+}
+
+/// True when the model's own words say it cannot answer from the sources.
+pub fn is_model_refusal(answer: &str) -> bool {
+    let lower = answer.to_lowercase();
+    ["documents do not say", "do not contain", "does not contain", "not mentioned", "no information", "cannot find", "can't find", "not provided"]
+        .iter()
+        .any(|p| lower.contains(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passage(text: &str, score: f32) -> Passage {
+        Passage {
+            file_name: "contract.pdf".into(),
+            path: "/x/contract.pdf".into(),
+            doc_id: "d".into(),
+            page: 2,
+            chunk_index: 0,
+            char_start: 0,
+            char_end: text.chars().count() as u32,
+            text: text.into(),
+            score,
+        }
+    }
+
+    #[test]
+    fn content_terms_drop_stop_words_and_keep_numbers_whole() {
+        assert_eq!(
+            content_terms("What is the fee of $1,500.00 per month?"),
+            vec!["fee", "1,500.00", "month"]
+        );
+    }
+
+    #[test]
+    fn sentences_split_at_sentence_ends_and_rejoin_wrapped_lines() {
+        let text = "The term is twelve months. Either party may\nterminate with notice.\nFees\nThe fee is 10.5 units.";
+        assert_eq!(
+            sentences(text),
+            vec![
+                "The term is twelve months.",
+                "Either party may\nterminate with notice.",
+                "Fees",
+                "The fee is 10.5 units."
+            ]
+        );
+    }
+
+    #[test]
+    fn best_quote_prefers_the_sentence_with_the_answer() {
+        let text = "This agreement starts on 1 May. Either party may terminate it with ninety days written notice. Notices go by post.";
+        let quote = best_quote(text, "How much notice is needed to terminate?", "Ninety days.");
+        assert_eq!(quote, "Either party may terminate it with ninety days written notice.");
+    }
+
+    #[test]
+    fn refusal_policy_uses_score_and_coverage() {
+        let policy = RefusalPolicy::default();
+        assert!(policy.should_refuse("anything", &[]));
+        assert!(policy.should_refuse("What is the fee?", &[passage("The fee is 10.", 0.1)]));
+        assert!(!policy.should_refuse("What is the fee?", &[passage("The fee is 10.", 0.9)]));
+        assert!(!policy.should_refuse("What is the monthly fee?", &[passage("The monthly fee is 10.", 0.4)]));
+        assert!(policy.should_refuse("Who is the dentist?", &[passage("The monthly fee is 10.", 0.4)]));
+    }
+
+    #[test]
+    fn prompt_keeps_passages_within_budget_but_always_one() {
+        let passages = vec![passage("alpha beta gamma", 0.9), passage("delta epsilon", 0.8)];
+        let words = |s: &str| s.split_whitespace().count();
+        let (prompt, n) = build_user_prompt("What?", &passages, 1000, words);
+        assert_eq!(n, 2);
+        assert!(prompt.contains("[1] contract.pdf, page 2: alpha beta gamma"));
+        assert!(prompt.ends_with("Question: What?\nAnswer:"));
+        let (_, n) = build_user_prompt("What?", &passages, 12, words);
+        assert_eq!(n, 1);
+    }
+}

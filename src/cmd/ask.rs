@@ -1,0 +1,233 @@
+//! `dossier ask`: retrieve, decide whether the documents can answer, generate, cite.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+use serde::Serialize;
+use tokio::runtime::Runtime;
+
+use crate::answer::{self, RefusalPolicy};
+use crate::llm::{self, ChatMessage, GenerationParams, Llm};
+use crate::retrieve::{Passage, Retriever};
+use crate::GlobalArgs;
+
+#[derive(Args, Debug)]
+pub struct AskArgs {
+    /// The question, in your own words.
+    question: String,
+    /// Passages retrieved; the best ones that fit the model's context go into the prompt.
+    #[arg(short, long, default_value_t = 4)]
+    k: usize,
+    /// A GGUF model to answer with (llama, mistral or qwen2 architecture).
+    #[arg(long, env = "DOSSIER_MODEL")]
+    model: Option<PathBuf>,
+    /// Cap on the answer's length, in tokens.
+    #[arg(long, default_value_t = 160)]
+    max_tokens: usize,
+    /// Sampling temperature; 0 is greedy (reproducible).
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    /// Refuse when the best passage's similarity is below this (0..1).
+    #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
+    min_score: f32,
+    /// Print JSON ({answer, refused, citations: [{file, page, quote, score}], timings}).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Citation {
+    /// The number the source had in the prompt.
+    n: usize,
+    file: String,
+    path: String,
+    page: u32,
+    quote: String,
+    score: f32,
+}
+
+pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> {
+    let started = Instant::now();
+    super::watch_interrupts();
+    let store = super::open_store(runtime, global, false)?;
+    let embedder = super::load_embedder(global)?;
+    let mut retriever = Retriever::open(runtime, store, embedder)?;
+    let load_retrieval = started.elapsed();
+
+    let t = Instant::now();
+    let vector = retriever.embed_question(&args.question)?;
+    let embed_time = t.elapsed();
+    let t = Instant::now();
+    let passages = retriever.search(runtime, &vector, args.k)?;
+    let search_time = t.elapsed();
+
+    let policy = RefusalPolicy {
+        min_score: args.min_score,
+        ..RefusalPolicy::default()
+    };
+    if policy.should_refuse(&args.question, &passages) {
+        return refuse(&args, &passages, serde_json::json!({
+            "load_ms": super::millis(load_retrieval),
+            "embed_ms": super::millis(embed_time),
+            "search_ms": super::millis(search_time),
+            "total_ms": super::millis(started.elapsed()),
+        }));
+    }
+
+    let t = Instant::now();
+    let model_path = llm::model_path(args.model.as_deref(), &global.models);
+    let mut model = Llm::load(&model_path)?;
+    let load_llm = t.elapsed();
+
+    let system = ChatMessage::system(answer::SYSTEM_PROMPT);
+    let overhead = model.count_tokens(answer::SYSTEM_PROMPT) + 32;
+    let budget = model
+        .context_window
+        .saturating_sub(args.max_tokens + overhead)
+        // A 135M model reads a short prompt better than a long one; real context limits
+        // only bite for larger models.
+        .min(1536);
+    let (user_prompt, used) =
+        answer::build_user_prompt(&args.question, &passages, budget, |s| model.count_tokens(s));
+    let used_passages = &passages[..used];
+    let params = GenerationParams {
+        max_new_tokens: args.max_tokens,
+        temperature: (args.temperature > 0.0).then_some(args.temperature),
+        ..GenerationParams::default()
+    };
+
+    let stream = !args.json;
+    let mut stdout = std::io::stdout();
+    let (text, stats) = model.chat(&[system, ChatMessage::user(user_prompt)], &params, |piece| {
+        if stream {
+            let _ = write!(stdout, "{piece}");
+            let _ = stdout.flush();
+        }
+        !super::interrupted()
+    })?;
+    let text = text.trim().to_owned();
+    if stream {
+        println!();
+    }
+
+    if answer::is_model_refusal(&text) || text.is_empty() {
+        if stream {
+            println!("({})", answer::REFUSAL);
+        }
+        return finish_refused_after_generation(&args, used_passages, text, &stats);
+    }
+
+    let citations = cite(&args.question, &text, used_passages);
+    let timings = serde_json::json!({
+        "load_retrieval_ms": super::millis(load_retrieval),
+        "embed_ms": super::millis(embed_time),
+        "search_ms": super::millis(search_time),
+        "load_llm_ms": super::millis(load_llm),
+        "prompt_ms": (stats.prompt_seconds * 1e3).round(),
+        "generate_ms": (stats.generation_seconds * 1e3).round(),
+        "total_ms": super::millis(started.elapsed()),
+    });
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "question": args.question,
+            "answer": text,
+            "refused": false,
+            "citations": citations,
+            "model": model.name,
+            "usage": stats,
+            "timings": timings,
+        }))?;
+    } else {
+        println!("\nSources:");
+        for c in &citations {
+            println!("[{}] {}, p. {} — \"{}\"", c.n, c.file, c.page, c.quote);
+        }
+    }
+    Ok(if stats.finish_reason == "interrupted" { crate::exit::INTERRUPTED } else { crate::exit::OK })
+}
+
+/// Citations come from the passages the model was shown, never from markers it writes:
+/// each passage that shares words with the answer (or, failing that, the best passage),
+/// with its most supportive sentence quoted verbatim.
+fn cite(question: &str, answer_text: &str, passages: &[Passage]) -> Vec<Citation> {
+    let answer_terms = answer::content_terms(answer_text);
+    let mut supported: Vec<(usize, &Passage, f32)> = passages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i, p, answer::term_coverage(answer_text, &p.text)))
+        .filter(|(_, _, coverage)| !answer_terms.is_empty() && *coverage >= 0.5)
+        .collect();
+    if supported.is_empty() {
+        supported = passages.iter().take(1).enumerate().map(|(i, p)| (i, p, 0.0)).collect();
+    }
+    supported.truncate(3);
+    supported
+        .into_iter()
+        .map(|(i, p, _)| Citation {
+            n: i + 1,
+            file: p.file_name.clone(),
+            path: p.path.clone(),
+            page: p.page,
+            quote: answer::best_quote(&p.text, question, answer_text),
+            score: p.score,
+        })
+        .collect()
+}
+
+fn closest(passages: &[Passage]) -> Vec<serde_json::Value> {
+    passages
+        .iter()
+        .take(3)
+        .map(|p| {
+            serde_json::json!({
+                "file": p.file_name, "path": p.path, "page": p.page,
+                "score": p.score, "text": super::one_line(&p.text, 300),
+            })
+        })
+        .collect()
+}
+
+fn refuse(args: &AskArgs, passages: &[Passage], timings: serde_json::Value) -> Result<u8> {
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "question": args.question,
+            "answer": answer::REFUSAL,
+            "refused": true,
+            "citations": [],
+            "closest": closest(passages),
+            "timings": timings,
+        }))?;
+    } else {
+        println!("{}", answer::REFUSAL);
+        if !passages.is_empty() {
+            println!("\nClosest passages (not enough to answer):");
+            for p in passages.iter().take(3) {
+                println!("- {}, p. {} (score {:.2}): {}", p.file_name, p.page, p.score, super::one_line(&p.text, 160));
+            }
+        }
+    }
+    Ok(crate::exit::OK)
+}
+
+fn finish_refused_after_generation(
+    args: &AskArgs,
+    passages: &[Passage],
+    model_text: String,
+    stats: &llm::GenerationStats,
+) -> Result<u8> {
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "question": args.question,
+            "answer": answer::REFUSAL,
+            "model_answer": model_text,
+            "refused": true,
+            "citations": [],
+            "closest": closest(passages),
+            "usage": stats,
+        }))?;
+    }
+    Ok(crate::exit::OK)
+}

@@ -1,0 +1,65 @@
+//! One module per subcommand, plus what they share.
+
+pub mod ask;
+pub mod ingest;
+pub mod ls;
+pub mod search;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use anyhow::{Context, Result};
+use dossier_ingest::{Embedder, EmbedderFiles};
+use dossier_store::Store;
+use serde::Serialize;
+use tokio::runtime::Runtime;
+
+use crate::GlobalArgs;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+
+/// The first Ctrl-C asks the running command to stop at a safe point (after the current
+/// document, or the current token); a second one exits at once.
+pub fn watch_interrupts() {
+    let _ = ctrlc::set_handler(|| {
+        INTERRUPTED.store(true, Ordering::SeqCst);
+        if INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
+            std::process::exit(i32::from(crate::exit::INTERRUPTED));
+        }
+    });
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+pub fn load_embedder(global: &GlobalArgs) -> Result<Embedder> {
+    let files = EmbedderFiles::in_models_dir(&global.models);
+    Embedder::load(&files, global.threads).context("loading the embedding model")
+}
+
+pub fn open_store(runtime: &Runtime, global: &GlobalArgs, create: bool) -> Result<Store> {
+    runtime
+        .block_on(Store::open(&global.store, create))
+        .with_context(|| format!("opening the store {}", global.store))
+}
+
+pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+pub fn millis(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 1e5).round() / 100.0
+}
+
+/// Text on one line, cut to `max` characters, for terminal listings.
+pub fn one_line(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        flat
+    } else {
+        let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}

@@ -1,0 +1,72 @@
+//! `dossier search`: retrieval only.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+use serde::Serialize;
+use tokio::runtime::Runtime;
+
+use crate::retrieve::{Passage, Retriever};
+use crate::GlobalArgs;
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// The question or keywords.
+    question: String,
+    /// How many passages to return.
+    #[arg(short, long, default_value_t = 5)]
+    k: usize,
+    /// Print JSON ({query, hits: [{rank, file, path, page, score, text, ...}], timings}).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Ranked<'a> {
+    rank: usize,
+    #[serde(flatten)]
+    passage: &'a Passage,
+}
+
+pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u8> {
+    let started = Instant::now();
+    let store = super::open_store(runtime, global, false)?;
+    let embedder = super::load_embedder(global)?;
+    let load = started.elapsed();
+    let mut retriever = Retriever::open(runtime, store, embedder)?;
+
+    let t = Instant::now();
+    let vector = retriever.embed_question(&args.question)?;
+    let embed = t.elapsed();
+    let t = Instant::now();
+    let passages = retriever.search(runtime, &vector, args.k)?;
+    let search = t.elapsed();
+
+    if args.json {
+        let hits: Vec<Ranked> = passages
+            .iter()
+            .enumerate()
+            .map(|(i, passage)| Ranked { rank: i + 1, passage })
+            .collect();
+        super::print_json(&serde_json::json!({
+            "query": args.question,
+            "hits": hits,
+            "timings": {
+                "load_ms": super::millis(load),
+                "embed_ms": super::millis(embed),
+                "search_ms": super::millis(search),
+                "total_ms": super::millis(started.elapsed()),
+            }
+        }))?;
+        return Ok(crate::exit::OK);
+    }
+    if passages.is_empty() {
+        println!("no passages found (is the store empty?)");
+    }
+    for (i, p) in passages.iter().enumerate() {
+        println!("{}. {}, p. {}  (score {:.3})", i + 1, p.file_name, p.page, p.score);
+        println!("   {}", super::one_line(&p.text, 300));
+    }
+    Ok(crate::exit::OK)
+}

@@ -1,0 +1,283 @@
+//! The local LLM: a quantized GGUF model on candle, its tokenizer and chat template, and a
+//! streaming generation loop.
+
+pub mod requantize;
+pub mod template;
+pub mod tokenizer;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::LogitsProcessor;
+use candle_transformers::models::{quantized_llama, quantized_qwen2};
+
+pub use template::{ChatMessage, ChatTemplate};
+
+/// The GGUF dossier ships with (see scripts/models.sh).
+pub const DEFAULT_MODEL: &str = "llm/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+enum Weights {
+    Llama(quantized_llama::ModelWeights),
+    Qwen2(quantized_qwen2::ModelWeights),
+}
+
+impl Weights {
+    fn forward(&mut self, input: &Tensor, position: usize) -> candle_core::Result<Tensor> {
+        match self {
+            Weights::Llama(m) => m.forward(input, position),
+            Weights::Qwen2(m) => m.forward(input, position),
+        }
+    }
+}
+
+pub struct Llm {
+    weights: Weights,
+    pub tokenizer: tokenizers::Tokenizer,
+    pub template: ChatTemplate,
+    stop_ids: Vec<u32>,
+    /// Positions the model can attend to (prompt + answer).
+    pub context_window: usize,
+    pub name: String,
+    device: Device,
+}
+
+/// Decoding settings. Greedy by default: answers from documents should be reproducible.
+#[derive(Debug, Clone)]
+pub struct GenerationParams {
+    pub max_new_tokens: usize,
+    /// `None` or 0 means greedy.
+    pub temperature: Option<f64>,
+    pub repeat_penalty: f32,
+    pub repeat_last_n: usize,
+    pub seed: u64,
+}
+
+impl Default for GenerationParams {
+    fn default() -> Self {
+        Self {
+            max_new_tokens: 256,
+            temperature: None,
+            repeat_penalty: 1.1,
+            repeat_last_n: 64,
+            seed: 299792458,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GenerationStats {
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub prompt_seconds: f64,
+    pub generation_seconds: f64,
+    /// Why generation ended: "stop" (end token), "length" (cap) or "interrupted".
+    pub finish_reason: &'static str,
+}
+
+impl Llm {
+    /// Loads a GGUF model. Slow quant types (no SIMD kernel in candle) are converted once to
+    /// Q8_0 and cached beside the original; later loads use the cached file.
+    pub fn load(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            bail!("LLM file {} is missing (run `make models`)", path.display());
+        }
+        let path = requantize::fast_variant(path)?;
+        let device = Device::Cpu;
+        let mut file = BufReader::new(
+            File::open(&path).with_context(|| format!("opening {}", path.display()))?,
+        );
+        let content = gguf_file::Content::read(&mut file)
+            .map_err(|e| anyhow::anyhow!("{} is not a readable GGUF file: {e}", path.display()))?;
+        let metadata = content.metadata.clone();
+        let architecture = meta_string(&metadata, "general.architecture").unwrap_or_default();
+        let tokenizer = tokenizer::from_gguf(&metadata)
+            .with_context(|| format!("tokenizer of {}", path.display()))?;
+        let template = ChatTemplate::from_metadata(&metadata, &architecture);
+        let context_length = meta_u32(&metadata, &format!("{architecture}.context_length"))
+            .map(|n| n as usize)
+            .unwrap_or(2048);
+        let (weights, context_window) = match architecture.as_str() {
+            "llama" | "mistral" => (
+                Weights::Llama(quantized_llama::ModelWeights::from_gguf(content, &mut file, &device)?),
+                // candle's llama holds rotary tables for MAX_SEQ_LEN positions only.
+                context_length.min(quantized_llama::MAX_SEQ_LEN),
+            ),
+            "qwen2" => (
+                Weights::Qwen2(quantized_qwen2::ModelWeights::from_gguf(content, &mut file, &device)?),
+                context_length.min(32768),
+            ),
+            other => bail!(
+                "{}: architecture {other:?} is not supported yet (llama, mistral and qwen2 are)",
+                path.display()
+            ),
+        };
+        let stop_ids = stop_token_ids(&metadata, &tokenizer);
+        let name = meta_string(&metadata, "general.name").unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        Ok(Self {
+            weights,
+            tokenizer,
+            template,
+            stop_ids,
+            context_window,
+            name,
+            device,
+        })
+    }
+
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.tokenizer
+            .encode(text, false)
+            .map(|e| e.len())
+            .unwrap_or(text.len() / 3)
+    }
+
+    /// Renders `messages` with the model's chat template and generates a reply, calling
+    /// `on_text` with each new piece of text as it is decoded. `on_text` returns false to
+    /// stop early (Ctrl-C).
+    pub fn chat(
+        &mut self,
+        messages: &[ChatMessage],
+        params: &GenerationParams,
+        mut on_text: impl FnMut(&str) -> bool,
+    ) -> Result<(String, GenerationStats)> {
+        let prompt = self.template.render(messages)?;
+        let encoding = self
+            .tokenizer
+            .encode(prompt.as_str(), false)
+            .map_err(|e| anyhow::anyhow!("tokenizing the prompt: {e}"))?;
+        let prompt_ids = encoding.get_ids().to_vec();
+        if prompt_ids.len() + 1 >= self.context_window {
+            bail!(
+                "the prompt has {} tokens; the model holds {}",
+                prompt_ids.len(),
+                self.context_window
+            );
+        }
+        let max_new = params
+            .max_new_tokens
+            .min(self.context_window - prompt_ids.len() - 1);
+
+        self.reset();
+        let mut sampler = LogitsProcessor::new(
+            params.seed,
+            params.temperature.filter(|t| *t > 0.0),
+            None,
+        );
+        let started = Instant::now();
+        let input = Tensor::new(prompt_ids.as_slice(), &self.device)?.unsqueeze(0)?;
+        let logits = self.weights.forward(&input, 0)?.squeeze(0)?;
+        let prompt_seconds = started.elapsed().as_secs_f64();
+
+        let started = Instant::now();
+        let mut generated: Vec<u32> = Vec::new();
+        let mut emitted = 0usize;
+        let mut text = String::new();
+        let mut logits = logits;
+        let mut finish_reason = "length";
+        while generated.len() < max_new {
+            let logits_f32 = logits.to_dtype(candle_core::DType::F32)?;
+            let logits_f32 = if params.repeat_penalty == 1.0 || generated.is_empty() {
+                logits_f32
+            } else {
+                let start = generated.len().saturating_sub(params.repeat_last_n);
+                candle_transformers::utils::apply_repeat_penalty(
+                    &logits_f32,
+                    params.repeat_penalty,
+                    &generated[start..],
+                )?
+            };
+            let next = sampler.sample(&logits_f32)?;
+            if self.stop_ids.contains(&next) {
+                finish_reason = "stop";
+                break;
+            }
+            generated.push(next);
+            // Decode the whole answer each step and emit only what is new: byte-level
+            // tokens can end mid-character, and a partial UTF-8 sequence must wait.
+            let decoded = self
+                .tokenizer
+                .decode(&generated, true)
+                .map_err(|e| anyhow::anyhow!("decoding: {e}"))?;
+            if decoded.len() > emitted && !decoded.ends_with('\u{FFFD}') {
+                let piece = &decoded[emitted..];
+                if !on_text(piece) {
+                    text = decoded.clone();
+                    finish_reason = "interrupted";
+                    break;
+                }
+                emitted = decoded.len();
+            }
+            text = decoded;
+            let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
+            logits = self
+                .weights
+                .forward(&input, prompt_ids.len() + generated.len() - 1)?
+                .squeeze(0)?;
+        }
+        if text.len() > emitted && finish_reason != "interrupted" {
+            on_text(&text[emitted..]);
+        }
+        Ok((
+            text,
+            GenerationStats {
+                prompt_tokens: prompt_ids.len(),
+                generated_tokens: generated.len(),
+                prompt_seconds,
+                generation_seconds: started.elapsed().as_secs_f64(),
+                finish_reason,
+            },
+        ))
+    }
+
+    fn reset(&mut self) {
+        if let Weights::Llama(m) = &mut self.weights {
+            m.clear_kv_cache();
+        }
+        // candle's qwen2 keeps no public reset; its cache is rebuilt when position 0 comes in.
+    }
+}
+
+fn meta_string(metadata: &HashMap<String, gguf_file::Value>, key: &str) -> Option<String> {
+    metadata.get(key).and_then(|v| v.to_string().ok()).cloned()
+}
+
+fn meta_u32(metadata: &HashMap<String, gguf_file::Value>, key: &str) -> Option<u32> {
+    metadata.get(key).and_then(|v| v.to_u32().ok())
+}
+
+/// The end-of-sequence token, plus the end-of-turn markers that chat templates use, which
+/// small models emit instead of EOS.
+fn stop_token_ids(
+    metadata: &HashMap<String, gguf_file::Value>,
+    tokenizer: &tokenizers::Tokenizer,
+) -> Vec<u32> {
+    let mut ids: Vec<u32> = ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"]
+        .iter()
+        .filter_map(|key| meta_u32(metadata, key))
+        .collect();
+    for marker in ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>", "</s>"] {
+        if let Some(id) = tokenizer.token_to_id(marker) {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Resolves which GGUF to load: an explicit path, else the default under the models dir.
+pub fn model_path(explicit: Option<&Path>, models_dir: &Path) -> PathBuf {
+    explicit
+        .map(Path::to_owned)
+        .unwrap_or_else(|| models_dir.join(DEFAULT_MODEL))
+}

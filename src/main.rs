@@ -1,0 +1,137 @@
+//! dossier: ask questions of private PDFs with a local LLM. Nothing leaves the machine.
+//!
+//! This binary is the only part that talks to the terminal: it parses the command line,
+//! wires the ingest crate, the store crate and the LLM together, and prints results.
+
+mod answer;
+mod cmd;
+mod llm;
+mod retrieve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, so that scripts can tell outcomes apart.
+pub mod exit {
+    /// Everything asked for was done (a refusal to answer is a successful answer).
+    pub const OK: u8 = 0;
+    /// The command could not run: missing models or store, unreadable input, internal error.
+    pub const ERROR: u8 = 1;
+    /// The command line is wrong (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// `ingest`: some files could not be ingested; the others were.
+    pub const PARTIAL: u8 = 3;
+    /// Interrupted with Ctrl-C; the store is consistent.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success (including \"the documents do not say\"), 1 error, 2 bad usage,
+3 some files failed to ingest (the rest landed), 130 interrupted.
+
+Nothing is sent over the network: models are read from --models, data stays in --store.";
+
+#[derive(Parser, Debug)]
+#[command(name = "dossier", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// The store: a directory (created by `ingest`) or an object-store URI.
+    #[arg(long, global = true, env = "DOSSIER_STORE", default_value = ".dossier")]
+    pub store: String,
+    /// The folder `make models` filled: embed/, runtime/ and llm/.
+    #[arg(long, global = true, env = "DOSSIER_MODELS", default_value = "models")]
+    pub models: PathBuf,
+    /// CPU threads for embedding and generation (default: all cores).
+    #[arg(long, global = true, env = "DOSSIER_THREADS")]
+    pub threads: Option<usize>,
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Ingest PDFs (files, or folders searched recursively for *.pdf) into the store.
+    ///
+    /// Unchanged files (same bytes) are skipped; a changed file replaces its old version.
+    /// A file that cannot be read gets one line on stderr and the batch goes on.
+    Ingest(cmd::ingest::IngestArgs),
+    /// Find the passages that best match a question, without the LLM.
+    Search(cmd::search::SearchArgs),
+    /// Answer a question from the documents with the local LLM, citing file and page.
+    Ask(cmd::ask::AskArgs),
+    /// List the documents in the store.
+    Ls(cmd::ls::LsArgs),
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "dossier=info,dossier_ingest=info,dossier_store=info,warn",
+        _ => "dossier=debug,dossier_ingest=debug,dossier_store=debug,info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+/// Panics inside the PDF parsers are caught and reported as that file's error; only those
+/// are kept off the terminal. Any other panic is a bug and prints as usual.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if dossier_ingest::pdf::panic_is_contained() {
+            tracing::debug!("contained parser panic: {info}");
+        } else {
+            default(info);
+        }
+    }));
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    init_logging(cli.global.verbose);
+    install_panic_hook();
+    if let Some(threads) = cli.global.threads {
+        // candle's CPU kernels size their pool from this, before any model is loaded.
+        std::env::set_var("RAYON_NUM_THREADS", threads.max(1).to_string());
+    }
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| match cli.command {
+            Command::Ingest(args) => cmd::ingest::run(&runtime, &cli.global, args),
+            Command::Search(args) => cmd::search::run(&runtime, &cli.global, args),
+            Command::Ask(args) => cmd::ask::run(&runtime, &cli.global, args),
+            Command::Ls(args) => cmd::ls::run(&runtime, &cli.global, args),
+        });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Arrow schemas of the three tables and conversions between rows and record batches.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::types::Float32Type;
+use arrow_array::{
+    Array, FixedSizeListArray, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+
+/// Bumped when a table's columns change; recorded in `meta`.
+pub const SCHEMA_VERSION: &str = "1";
+
+/// One document, as the `documents` table holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentRecord {
+    /// sha256 of the file's bytes, hex.
+    pub doc_id: String,
+    /// The path the file was ingested from (absolute).
+    pub path: String,
+    pub title: Option<String>,
+    pub size_bytes: u64,
+    pub pages: u32,
+    pub chunks: u32,
+    /// Pages that had no text layer.
+    pub pages_without_text: u32,
+    /// Unix time of the ingest, in milliseconds.
+    pub ingested_at_ms: i64,
+}
+
+impl DocumentRecord {
+    /// The file name alone, as citations show it.
+    pub fn file_name(&self) -> &str {
+        self.path
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(&self.path)
+    }
+}
+
+/// One chunk, as the `chunks` table holds it (the vector only on the way in).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkRecord {
+    pub doc_id: String,
+    /// 1-based physical page.
+    pub page: u32,
+    /// Position in the document, from 0.
+    pub chunk_index: u32,
+    /// Character span of `text` in the page's text.
+    pub char_start: u32,
+    pub char_end: u32,
+    pub text: String,
+    /// Empty when read back from a search.
+    pub vector: Vec<f32>,
+}
+
+pub fn meta_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("value", DataType::Utf8, false),
+    ]))
+}
+
+pub fn documents_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("doc_id", DataType::Utf8, false),
+        Field::new("path", DataType::Utf8, false),
+        Field::new("title", DataType::Utf8, true),
+        Field::new("size_bytes", DataType::UInt64, false),
+        Field::new("pages", DataType::UInt32, false),
+        Field::new("chunks", DataType::UInt32, false),
+        Field::new("pages_without_text", DataType::UInt32, false),
+        Field::new("ingested_at_ms", DataType::Int64, false),
+    ]))
+}
+
+pub fn chunks_schema(dimension: usize) -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("doc_id", DataType::Utf8, false),
+        Field::new("page", DataType::UInt32, false),
+        Field::new("chunk_index", DataType::UInt32, false),
+        Field::new("char_start", DataType::UInt32, false),
+        Field::new("char_end", DataType::UInt32, false),
+        Field::new("text", DataType::Utf8, false),
+        Field::new(
+            "vector",
+            DataType::FixedSizeList(
+                Arc::new(Field::new("item", DataType::Float32, true)),
+                dimension as i32,
+            ),
+            false,
+        ),
+    ]))
+}
+
+pub fn meta_batch(pairs: &[(&str, &str)]) -> Result<RecordBatch, ArrowError> {
+    RecordBatch::try_new(
+        meta_schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(pairs.iter().map(|p| p.0))),
+            Arc::new(StringArray::from_iter_values(pairs.iter().map(|p| p.1))),
+        ],
+    )
+}
+
+pub fn documents_batch(docs: &[DocumentRecord]) -> Result<RecordBatch, ArrowError> {
+    RecordBatch::try_new(
+        documents_schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(docs.iter().map(|d| d.doc_id.as_str()))),
+            Arc::new(StringArray::from_iter_values(docs.iter().map(|d| d.path.as_str()))),
+            Arc::new(StringArray::from_iter(docs.iter().map(|d| d.title.as_deref()))),
+            Arc::new(UInt64Array::from_iter_values(docs.iter().map(|d| d.size_bytes))),
+            Arc::new(UInt32Array::from_iter_values(docs.iter().map(|d| d.pages))),
+            Arc::new(UInt32Array::from_iter_values(docs.iter().map(|d| d.chunks))),
+            Arc::new(UInt32Array::from_iter_values(docs.iter().map(|d| d.pages_without_text))),
+            Arc::new(Int64Array::from_iter_values(docs.iter().map(|d| d.ingested_at_ms))),
+        ],
+    )
+}
+
+pub fn chunks_batch(chunks: &[ChunkRecord], dimension: usize) -> Result<RecordBatch, ArrowError> {
+    if let Some(bad) = chunks.iter().find(|c| c.vector.len() != dimension) {
+        return Err(ArrowError::InvalidArgumentError(format!(
+            "chunk {} of {} has a {}-dim vector; the store holds {dimension}-dim vectors",
+            bad.chunk_index,
+            bad.doc_id,
+            bad.vector.len()
+        )));
+    }
+    let vectors = FixedSizeListArray::from_iter_primitive::<Float32Type, _, _>(
+        chunks
+            .iter()
+            .map(|c| Some(c.vector.iter().copied().map(Some))),
+        dimension as i32,
+    );
+    RecordBatch::try_new(
+        chunks_schema(dimension),
+        vec![
+            Arc::new(StringArray::from_iter_values(chunks.iter().map(|c| c.doc_id.as_str()))),
+            Arc::new(UInt32Array::from_iter_values(chunks.iter().map(|c| c.page))),
+            Arc::new(UInt32Array::from_iter_values(chunks.iter().map(|c| c.chunk_index))),
+            Arc::new(UInt32Array::from_iter_values(chunks.iter().map(|c| c.char_start))),
+            Arc::new(UInt32Array::from_iter_values(chunks.iter().map(|c| c.char_end))),
+            Arc::new(StringArray::from_iter_values(chunks.iter().map(|c| c.text.as_str()))),
+            Arc::new(vectors),
+        ],
+    )
+}
+
+fn column<'a, T: Array + 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, ArrowError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| ArrowError::SchemaError(format!("column {name} is missing or of the wrong type")))
+}
+
+pub fn meta_from_batch(batch: &RecordBatch) -> Result<HashMap<String, String>, ArrowError> {
+    let keys = column::<StringArray>(batch, "key")?;
+    let values = column::<StringArray>(batch, "value")?;
+    Ok((0..batch.num_rows())
+        .map(|i| (keys.value(i).to_owned(), values.value(i).to_owned()))
+        .collect())
+}
+
+pub fn documents_from_batch(batch: &RecordBatch) -> Result<Vec<DocumentRecord>, ArrowError> {
+    let doc_id = column::<StringArray>(batch, "doc_id")?;
+    let path = column::<StringArray>(batch, "path")?;
+    let title = column::<StringArray>(batch, "title")?;
+    let size_bytes = column::<UInt64Array>(batch, "size_bytes")?;
+    let pages = column::<UInt32Array>(batch, "pages")?;
+    let chunks = column::<UInt32Array>(batch, "chunks")?;
+    let pages_without_text = column::<UInt32Array>(batch, "pages_without_text")?;
+    let ingested_at_ms = column::<Int64Array>(batch, "ingested_at_ms")?;
+    Ok((0..batch.num_rows())
+        .map(|i| DocumentRecord {
+            doc_id: doc_id.value(i).to_owned(),
+            path: path.value(i).to_owned(),
+            title: (!title.is_null(i)).then(|| title.value(i).to_owned()),
+            size_bytes: size_bytes.value(i),
+            pages: pages.value(i),
+            chunks: chunks.value(i),
+            pages_without_text: pages_without_text.value(i),
+            ingested_at_ms: ingested_at_ms.value(i),
+        })
+        .collect())
+}
+
+pub fn chunks_from_batch(batch: &RecordBatch) -> Result<Vec<ChunkRecord>, ArrowError> {
+    let doc_id = column::<StringArray>(batch, "doc_id")?;
+    let page = column::<UInt32Array>(batch, "page")?;
+    let chunk_index = column::<UInt32Array>(batch, "chunk_index")?;
+    let char_start = column::<UInt32Array>(batch, "char_start")?;
+    let char_end = column::<UInt32Array>(batch, "char_end")?;
+    let text = column::<StringArray>(batch, "text")?;
+    Ok((0..batch.num_rows())
+        .map(|i| ChunkRecord {
+            doc_id: doc_id.value(i).to_owned(),
+            page: page.value(i),
+            chunk_index: chunk_index.value(i),
+            char_start: char_start.value(i),
+            char_end: char_end.value(i),
+            text: text.value(i).to_owned(),
+            vector: Vec::new(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document() -> DocumentRecord {
+        DocumentRecord {
+            doc_id: "ab".repeat(32),
+            path: "/data/contracts/lease.pdf".into(),
+            title: Some("Lease".into()),
+            size_bytes: 1234,
+            pages: 3,
+            chunks: 7,
+            pages_without_text: 1,
+            ingested_at_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn documents_round_trip_through_arrow() {
+        let docs = vec![document(), DocumentRecord { title: None, ..document() }];
+        let batch = documents_batch(&docs).unwrap();
+        assert_eq!(documents_from_batch(&batch).unwrap(), docs);
+        assert_eq!(docs[0].file_name(), "lease.pdf");
+    }
+
+    #[test]
+    fn chunks_round_trip_without_vectors_and_reject_wrong_dimensions() {
+        let chunk = ChunkRecord {
+            doc_id: "ab".into(),
+            page: 2,
+            chunk_index: 5,
+            char_start: 10,
+            char_end: 42,
+            text: "The term is twelve months.".into(),
+            vector: vec![0.5; 4],
+        };
+        let batch = chunks_batch(std::slice::from_ref(&chunk), 4).unwrap();
+        let back = chunks_from_batch(&batch).unwrap();
+        assert_eq!(back[0], ChunkRecord { vector: vec![], ..chunk.clone() });
+        assert!(chunks_batch(&[chunk], 3).is_err());
+    }
+}

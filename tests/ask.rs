@@ -1,0 +1,51 @@
+//! Grounded answers through `dossier ask --json`, with the real SmolLM2 model.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn ask_answers_with_a_citation_to_the_right_file_and_page() {
+    let store = sample_store();
+    let output = ok(dossier(store).args([
+        "ask",
+        "--json",
+        "How much advance notice must the customer give to terminate the Corvane agreement for convenience?",
+    ]));
+    let result = json(&output);
+    assert_eq!(result["refused"], false, "{result:#}");
+    assert!(!result["answer"].as_str().unwrap().trim().is_empty());
+    let citations = result["citations"].as_array().unwrap();
+    assert!(!citations.is_empty(), "{result:#}");
+    let first = &citations[0];
+    assert_eq!(first["file"], "service-agreement.pdf", "{result:#}");
+    assert_eq!(first["page"], 4, "{result:#}");
+    let quote = first["quote"].as_str().unwrap();
+    assert!(!quote.is_empty());
+    assert!(result["timings"]["total_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn ask_human_output_streams_the_answer_then_lists_sources() {
+    let store = sample_store();
+    let output = ok(dossier(store).args([
+        "ask",
+        "What is the most I can spend per night on a hotel in London?",
+    ]));
+    let text = stdout(&output);
+    let sources = text.find("Sources:").unwrap_or_else(|| panic!("no sources in:\n{text}"));
+    assert!(sources > 0, "the answer comes before the sources:\n{text}");
+    assert!(text.contains("employee-handbook.pdf, p. 4"), "{text}");
+}
+
+#[test]
+fn ask_refuses_when_the_documents_do_not_say() {
+    let store = sample_store();
+    for item in qa_items().into_iter().filter(|q| q.unanswerable) {
+        let output = ok(dossier(store).args(["ask", "--json", &item.question]));
+        let result = json(&output);
+        assert_eq!(result["refused"], true, "{}: {result:#}", item.id);
+        assert!(result["answer"].as_str().unwrap().contains("do not contain"));
+        assert_eq!(result["citations"].as_array().unwrap().len(), 0);
+    }
+}

@@ -1,0 +1,128 @@
+//! Helpers for end-to-end tests: they run the real `dossier` binary with the real models
+//! (from models/, filled by `make models`) against real LanceDB directories.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn models() -> PathBuf {
+    let models = std::env::var_os("DOSSIER_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("models"));
+    assert!(
+        models.join("MANIFEST").is_file(),
+        "no models in {} — run `make models` (make test does it)",
+        models.display()
+    );
+    models
+}
+
+pub fn samples() -> PathBuf {
+    repo().join("samples")
+}
+
+pub fn fixtures() -> PathBuf {
+    repo().join("tests").join("fixtures")
+}
+
+/// `dossier` with the models folder and a store set, and nothing inherited that could
+/// change its behaviour.
+pub fn dossier(store: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dossier"));
+    command
+        .env("DOSSIER_MODELS", models())
+        .env("DOSSIER_STORE", store)
+        .env_remove("DOSSIER_MODEL")
+        .env_remove("RUST_LOG");
+    command
+}
+
+pub fn run(command: &mut Command) -> Output {
+    let output = command.output().expect("dossier runs");
+    output
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); status {:?}\nstdout:\n{}\nstderr:\n{}",
+            output.status,
+            stdout(output),
+            stderr(output)
+        )
+    })
+}
+
+/// Runs a command that must succeed, and returns its output.
+pub fn ok(command: &mut Command) -> Output {
+    let output = run(command);
+    assert!(
+        output.status.success(),
+        "dossier failed with {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+/// One store with samples/ ingested, shared by the read-only tests of a test binary.
+pub fn sample_store() -> &'static Path {
+    static STORE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    STORE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            ok(dossier(dir.path()).arg("ingest").arg(samples()));
+            dir
+        })
+        .path()
+}
+
+#[derive(Debug, Clone)]
+pub struct QaItem {
+    pub id: String,
+    pub question: String,
+    pub answers: Vec<String>,
+    pub file: Option<String>,
+    pub page: Option<u64>,
+    pub unanswerable: bool,
+}
+
+pub fn qa_items() -> Vec<QaItem> {
+    let text = std::fs::read_to_string(samples().join("qa.jsonl")).expect("samples/qa.jsonl");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).expect("qa line is JSON");
+            QaItem {
+                id: v["id"].as_str().unwrap().to_owned(),
+                question: v["question"].as_str().unwrap().to_owned(),
+                answers: v["answers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_owned())
+                    .collect(),
+                file: v["file"].as_str().map(str::to_owned),
+                page: v["page"].as_u64(),
+                unanswerable: v["kind"].as_str() == Some("unanswerable"),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,52 @@
+//! The privacy promise, tested: ingest and ask work inside a network namespace that has no
+//! interface but a downed loopback, so any attempt to reach the network would fail.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn unshare_available() -> bool {
+    Command::new("unshare")
+        .args(["-n", "--", "true"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn ingest_and_ask_succeed_with_no_network_at_all() {
+    assert!(
+        unshare_available(),
+        "`unshare -n` is needed for the offline test (run as root, as CI does, or with CAP_SYS_ADMIN)"
+    );
+    let store = tempfile::tempdir().unwrap();
+    let binary = env!("CARGO_BIN_EXE_dossier");
+    let in_netns = |args: &[&str]| {
+        let mut command = Command::new("unshare");
+        command
+            .args(["-n", "--", binary])
+            .args(args)
+            .env("DOSSIER_MODELS", models())
+            .env("DOSSIER_STORE", store.path());
+        command
+    };
+    // Proof that the namespace really has no network: nothing to connect through.
+    let probe = Command::new("unshare")
+        .args(["-n", "--", "cat", "/proc/net/route"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).lines().count(), 1, "only the header: no routes");
+
+    let ingest = ok(&mut in_netns(&["ingest", samples().to_str().unwrap()]));
+    assert!(stderr(&ingest).contains("3 added"), "{}", stderr(&ingest));
+    let ask = ok(&mut in_netns(&[
+        "ask",
+        "--json",
+        "What weight limit applies to her right arm after the radial procedure?",
+    ]));
+    let result = json(&ask);
+    assert_eq!(result["refused"], false, "{result:#}");
+    assert_eq!(result["citations"][0]["file"], "discharge-summary.pdf", "{result:#}");
+}
