@@ -25,7 +25,7 @@ models:
 setup: system models
 
 build: system
-	cargo build --workspace --bins --examples
+	cargo build --workspace --all-targets
 
 demo: setup build
 	@rm -rf "$(DEMO_STORE)"

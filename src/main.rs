@@ -72,6 +72,10 @@ enum Command {
     Ask(cmd::ask::AskArgs),
     /// List the documents in the store.
     Ls(cmd::ls::LsArgs),
+    /// Score retrieval (and, with --answers, answers) against a QA file.
+    Eval(cmd::eval::EvalArgs),
+    /// Measure each stage's throughput on this machine against a reference run.
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -126,6 +130,8 @@ fn main() -> ExitCode {
             Command::Search(args) => cmd::search::run(&runtime, &cli.global, args),
             Command::Ask(args) => cmd::ask::run(&runtime, &cli.global, args),
             Command::Ls(args) => cmd::ls::run(&runtime, &cli.global, args),
+            Command::Eval(args) => cmd::eval::run(&runtime, &cli.global, args),
+            Command::Bench(args) => cmd::bench::run(&runtime, &cli.global, args),
         });
     match result {
         Ok(code) => ExitCode::from(code),

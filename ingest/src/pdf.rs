@@ -115,13 +115,17 @@ fn has_pdf_header(bytes: &[u8]) -> bool {
 }
 
 fn load(bytes: &[u8], password: Option<&str>) -> Result<Document, PdfError> {
+    // lopdf tries the empty user password by itself; a password given here is tried next.
     let options = LoadOptions {
-        password: Some(password.unwrap_or("").to_owned()),
+        password: password.map(str::to_owned),
         ..LoadOptions::default()
     };
     contained(|| Document::load_mem_with_options(bytes, options))
         .map_err(|panic| PdfError::Corrupt(format!("parser crashed: {panic}")))?
-        .map_err(|error| PdfError::Corrupt(error.to_string()))
+        .map_err(|error| match error {
+            lopdf::Error::InvalidPassword => PdfError::WrongPassword,
+            other => PdfError::Corrupt(other.to_string()),
+        })
 }
 
 fn extract_page(document: &Document, number: u32) -> Page {

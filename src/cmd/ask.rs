@@ -39,14 +39,14 @@ pub struct AskArgs {
 }
 
 #[derive(Serialize)]
-struct Citation {
+pub struct Citation {
     /// The number the source had in the prompt.
-    n: usize,
-    file: String,
-    path: String,
-    page: u32,
-    quote: String,
-    score: f32,
+    pub n: usize,
+    pub file: String,
+    pub path: String,
+    pub page: u32,
+    pub quote: String,
+    pub score: f32,
 }
 
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> {
@@ -82,45 +82,31 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     let mut model = Llm::load(&model_path)?;
     let load_llm = t.elapsed();
 
-    let system = ChatMessage::system(answer::SYSTEM_PROMPT);
-    let overhead = model.count_tokens(answer::SYSTEM_PROMPT) + 32;
-    let budget = model
-        .context_window
-        .saturating_sub(args.max_tokens + overhead)
-        // A 135M model reads a short prompt better than a long one; real context limits
-        // only bite for larger models.
-        .min(1536);
-    let (user_prompt, used) =
-        answer::build_user_prompt(&args.question, &passages, budget, |s| model.count_tokens(s));
-    let used_passages = &passages[..used];
-    let params = GenerationParams {
-        max_new_tokens: args.max_tokens,
-        temperature: (args.temperature > 0.0).then_some(args.temperature),
-        ..GenerationParams::default()
+    let options = AnswerOptions {
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
     };
-
     let stream = !args.json;
     let mut stdout = std::io::stdout();
-    let (text, stats) = model.chat(&[system, ChatMessage::user(user_prompt)], &params, |piece| {
+    let response = generate_answer(&mut model, &args.question, &passages, &options, |piece| {
         if stream {
             let _ = write!(stdout, "{piece}");
             let _ = stdout.flush();
         }
         !super::interrupted()
     })?;
-    let text = text.trim().to_owned();
     if stream {
         println!();
     }
+    let stats = &response.stats;
 
-    if answer::is_model_refusal(&text) || text.is_empty() {
+    if response.refused {
         if stream {
             println!("({})", answer::REFUSAL);
         }
-        return finish_refused_after_generation(&args, used_passages, text, &stats);
+        return finish_refused_after_generation(&args, &passages, response.model_text, stats);
     }
 
-    let citations = cite(&args.question, &text, used_passages);
     let timings = serde_json::json!({
         "load_retrieval_ms": super::millis(load_retrieval),
         "embed_ms": super::millis(embed_time),
@@ -133,20 +119,71 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     if args.json {
         super::print_json(&serde_json::json!({
             "question": args.question,
-            "answer": text,
+            "answer": response.answer,
             "refused": false,
-            "citations": citations,
+            "citations": response.citations,
             "model": model.name,
             "usage": stats,
             "timings": timings,
         }))?;
     } else {
         println!("\nSources:");
-        for c in &citations {
+        for c in &response.citations {
             println!("[{}] {}, p. {} — \"{}\"", c.n, c.file, c.page, c.quote);
         }
     }
     Ok(if stats.finish_reason == "interrupted" { crate::exit::INTERRUPTED } else { crate::exit::OK })
+}
+
+/// How to generate an answer.
+pub struct AnswerOptions {
+    pub max_tokens: usize,
+    pub temperature: f64,
+}
+
+/// A generated answer: refused when the model itself said the sources do not answer.
+pub struct Response {
+    pub answer: String,
+    pub model_text: String,
+    pub refused: bool,
+    pub citations: Vec<Citation>,
+    pub stats: llm::GenerationStats,
+}
+
+/// Prompts the model with the passages that fit, streams its text to `on_text`, and attaches
+/// citations. Shared by `ask` and `eval --answers`, so that eval measures what users get.
+pub fn generate_answer(
+    model: &mut Llm,
+    question: &str,
+    passages: &[Passage],
+    options: &AnswerOptions,
+    on_text: impl FnMut(&str) -> bool,
+) -> Result<Response> {
+    let system = ChatMessage::system(answer::SYSTEM_PROMPT);
+    let overhead = model.count_tokens(answer::SYSTEM_PROMPT) + 32;
+    let budget = model
+        .context_window
+        .saturating_sub(options.max_tokens + overhead)
+        // A 135M model reads a short prompt better than a long one; real context limits
+        // only bite for larger models.
+        .min(1536);
+    let (user_prompt, used) = answer::build_user_prompt(question, passages, budget, |s| model.count_tokens(s));
+    let params = GenerationParams {
+        max_new_tokens: options.max_tokens,
+        temperature: (options.temperature > 0.0).then_some(options.temperature),
+        ..GenerationParams::default()
+    };
+    let (text, stats) = model.chat(&[system, ChatMessage::user(user_prompt)], &params, on_text)?;
+    let text = text.trim().to_owned();
+    let refused = text.is_empty() || answer::is_model_refusal(&text);
+    let citations = if refused { Vec::new() } else { cite(question, &text, &passages[..used]) };
+    Ok(Response {
+        answer: if refused { answer::REFUSAL.to_owned() } else { text.clone() },
+        model_text: text,
+        refused,
+        citations,
+        stats,
+    })
 }
 
 /// Citations come from the passages the model was shown, never from markers it writes:

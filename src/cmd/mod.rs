@@ -1,6 +1,8 @@
 //! One module per subcommand, plus what they share.
 
 pub mod ask;
+pub mod bench;
+pub mod eval;
 pub mod ingest;
 pub mod ls;
 pub mod search;

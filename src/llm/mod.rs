@@ -87,10 +87,17 @@ impl Llm {
         if !path.is_file() {
             bail!("LLM file {} is missing (run `make models`)", path.display());
         }
-        let path = requantize::fast_variant(path)?;
+        Self::load_as_is(&requantize::fast_variant(path)?)
+    }
+
+    /// Loads exactly the file given, without the Q8_0 conversion (the benchmark's reference).
+    pub fn load_as_is(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            bail!("LLM file {} is missing (run `make models`)", path.display());
+        }
         let device = Device::Cpu;
         let mut file = BufReader::new(
-            File::open(&path).with_context(|| format!("opening {}", path.display()))?,
+            File::open(path).with_context(|| format!("opening {}", path.display()))?,
         );
         let content = gguf_file::Content::read(&mut file)
             .map_err(|e| anyhow::anyhow!("{} is not a readable GGUF file: {e}", path.display()))?;

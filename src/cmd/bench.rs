@@ -1,0 +1,199 @@
+//! `dossier bench`: throughput of each stage on this machine, each beside a reference run in
+//! the same process, so that results are ratios that survive a change of machine.
+//!
+//! - extraction and chunking: pages/s and chunks/s;
+//! - embedding: chunks/s in batches, against one chunk at a time (the reference);
+//! - store: chunks/s written, and search latency;
+//! - generation: prompt and answer tokens/s of the model as loaded (Q8_0), against the
+//!   original Q4_1 file (the reference).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use dossier_ingest::{embed, Chunker, EmbedderFiles};
+use dossier_store::{ChunkRecord, DocumentRecord, EmbeddingSpec, Store};
+use serde::Serialize;
+use tokio::runtime::Runtime;
+
+use crate::llm::{self, ChatMessage, GenerationParams, Llm};
+use crate::GlobalArgs;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// PDFs (or folders) to measure on.
+    #[arg(default_value = "samples")]
+    paths: Vec<PathBuf>,
+    /// Tokens to generate per LLM run.
+    #[arg(long, default_value_t = 64)]
+    tokens: usize,
+    /// Skip the slow reference runs (one-at-a-time embedding, the unconverted LLM).
+    #[arg(long)]
+    no_reference: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Measure {
+    stage: &'static str,
+    what: String,
+    value: f64,
+    unit: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio: Option<f64>,
+}
+
+fn measure(stage: &'static str, what: impl Into<String>, value: f64, unit: &'static str, reference: Option<f64>) -> Measure {
+    Measure {
+        stage,
+        what: what.into(),
+        value,
+        unit,
+        reference,
+        ratio: reference.filter(|r| *r > 0.0).map(|r| value / r),
+    }
+}
+
+pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8> {
+    let mut results = Vec::new();
+    let (files, _) = dossier_ingest::discover(&args.paths);
+    anyhow::ensure!(!files.is_empty(), "no PDFs found in {:?}", args.paths);
+
+    // Extraction and chunking.
+    let embed_files = EmbedderFiles::in_models_dir(&global.models);
+    let chunker = Chunker::new(embed::sizing_tokenizer(&embed_files)?, 254, 32)?;
+    let started = Instant::now();
+    let mut documents = Vec::new();
+    for file in &files {
+        let bytes = std::fs::read(file)?;
+        let id = dossier_ingest::document_id(&bytes);
+        if let Ok(doc) = dossier_ingest::prepare(file, &bytes, id, None, &chunker) {
+            documents.push(doc);
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let pages: u32 = documents.iter().map(|d| d.page_count).sum();
+    let chunk_count: usize = documents.iter().map(|d| d.chunks.len()).sum();
+    anyhow::ensure!(chunk_count > 0, "the PDFs gave no text to measure on");
+    results.push(measure("extract+chunk", format!("{} files, {pages} pages", documents.len()), f64::from(pages) / seconds, "pages/s", None));
+
+    // Embedding, batched against one at a time.
+    let mut embedder = super::load_embedder(global)?;
+    let texts: Vec<&str> = documents.iter().flat_map(|d| d.chunks.iter().map(|c| c.text.as_str())).collect();
+    let started = Instant::now();
+    let vectors = embedder.embed(&texts, 32)?;
+    let batched = texts.len() as f64 / started.elapsed().as_secs_f64();
+    let single = if args.no_reference {
+        None
+    } else {
+        let started = Instant::now();
+        for text in &texts {
+            embedder.embed_one(text)?;
+        }
+        Some(texts.len() as f64 / started.elapsed().as_secs_f64())
+    };
+    results.push(measure("embed", format!("{} chunks, batch 32 vs batch 1", texts.len()), batched, "chunks/s", single));
+
+    // Store writes and search.
+    let dir = tempfile::tempdir()?;
+    let uri = dir.path().to_string_lossy().into_owned();
+    let mut store = runtime.block_on(Store::open(&uri, true))?;
+    runtime.block_on(store.ensure_embedding(&EmbeddingSpec {
+        model: embedder.model_name().to_owned(),
+        dimension: embedder.dimension(),
+    }))?;
+    let mut vectors = vectors.into_iter();
+    let started = Instant::now();
+    for doc in &documents {
+        let chunks: Vec<ChunkRecord> = doc
+            .chunks
+            .iter()
+            .map(|c| ChunkRecord {
+                doc_id: doc.id.clone(),
+                page: c.page,
+                chunk_index: c.index,
+                char_start: c.char_start,
+                char_end: c.char_end,
+                text: c.text.clone(),
+                vector: vectors.next().unwrap_or_default(),
+            })
+            .collect();
+        let record = DocumentRecord {
+            doc_id: doc.id.clone(),
+            path: doc.path.to_string_lossy().into_owned(),
+            title: doc.title.clone(),
+            size_bytes: doc.size_bytes,
+            pages: doc.page_count,
+            chunks: chunks.len() as u32,
+            pages_without_text: 0,
+            ingested_at_ms: 0,
+        };
+        runtime.block_on(store.put_document(&record, &chunks))?;
+    }
+    results.push(measure("store", "write (one commit per document)", chunk_count as f64 / started.elapsed().as_secs_f64(), "chunks/s", None));
+    let query = embedder.embed_one("How much notice is needed to terminate?")?;
+    let rounds = 20;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        runtime.block_on(store.nearest(&query, 5))?;
+    }
+    results.push(measure("store", "vector search, k=5", started.elapsed().as_secs_f64() * 1e3 / f64::from(rounds), "ms", None));
+
+    // Generation: the loaded (requantised) model against the original file.
+    let original = llm::model_path(None, &global.models);
+    let prompt = format!(
+        "Sources:\n[1] {}\nQuestion: What does this passage say?\nAnswer:",
+        texts.first().copied().unwrap_or_default()
+    );
+    let fast = generation_speed(&original, true, &prompt, args.tokens)?;
+    let reference = if args.no_reference {
+        None
+    } else {
+        Some(generation_speed(&original, false, &prompt, args.tokens)?)
+    };
+    results.push(measure("llm", format!("prompt processing, {} (Q8_0 vs Q4_1)", fast.0), fast.1, "tokens/s", reference.as_ref().map(|r| r.1)));
+    results.push(measure("llm", format!("generation, {} (Q8_0 vs Q4_1)", fast.0), fast.2, "tokens/s", reference.as_ref().map(|r| r.2)));
+
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "threads": global.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            "results": results,
+        }))?;
+    } else {
+        println!("{:<14} {:<52} {:>12} {:<9} {:>10} {:>7}", "stage", "what", "value", "unit", "reference", "ratio");
+        for m in &results {
+            println!(
+                "{:<14} {:<52} {:>12.2} {:<9} {:>10} {:>7}",
+                m.stage,
+                m.what,
+                m.value,
+                m.unit,
+                m.reference.map(|r| format!("{r:.2}")).unwrap_or_else(|| "-".into()),
+                m.ratio.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into()),
+            );
+        }
+    }
+    Ok(crate::exit::OK)
+}
+
+/// (model description, prompt tokens/s, generated tokens/s).
+fn generation_speed(path: &std::path::Path, convert: bool, prompt: &str, tokens: usize) -> Result<(String, f64, f64)> {
+    let mut model = if convert { Llm::load(path)? } else { Llm::load_as_is(path)? };
+    let params = GenerationParams {
+        max_new_tokens: tokens,
+        repeat_penalty: 1.0,
+        ..GenerationParams::default()
+    };
+    let messages = [ChatMessage::user(prompt)];
+    let (_, stats) = model.chat(&messages, &params, |_| true).context("generating")?;
+    Ok((
+        model.name.clone(),
+        stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
+        stats.generated_tokens as f64 / stats.generation_seconds.max(1e-9),
+    ))
+}

@@ -1,0 +1,314 @@
+//! `dossier eval QA.jsonl`: how often retrieval puts the right page in front of the model,
+//! and (with --answers) how often the answer holds the gold string or rightly refuses.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Runtime;
+
+use super::ask::{generate_answer, AnswerOptions};
+use crate::answer::RefusalPolicy;
+use crate::llm::{self, Llm};
+use crate::retrieve::{Passage, Retriever};
+use crate::GlobalArgs;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Questions, one JSON object a line: {id, question, answers[], file, page, kind?}.
+    qa: PathBuf,
+    /// Cut-offs for hit@k, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,3,5,10")]
+    k: Vec<usize>,
+    /// Also generate answers with the LLM (slow) and score them.
+    #[arg(long)]
+    answers: bool,
+    /// A GGUF model for --answers.
+    #[arg(long, env = "DOSSIER_MODEL")]
+    model: Option<PathBuf>,
+    /// Passages retrieved for the answer.
+    #[arg(long, default_value_t = 4)]
+    answer_k: usize,
+    /// Print JSON (per kind and overall, plus per-question rows) instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+struct QaItem {
+    id: String,
+    question: String,
+    #[serde(default)]
+    answers: Vec<String>,
+    file: Option<String>,
+    page: Option<u32>,
+    kind: Option<String>,
+}
+
+impl QaItem {
+    fn unanswerable(&self) -> bool {
+        self.kind.as_deref() == Some("unanswerable")
+    }
+}
+
+#[derive(Serialize, Debug, Clone)]
+struct Row {
+    id: String,
+    kind: String,
+    /// 1-based rank of the first hit on the right page, if within the largest k.
+    page_rank: Option<usize>,
+    file_rank: Option<usize>,
+    top_score: f32,
+    /// The retrieval-only refusal decision (before any generation).
+    retrieval_refused: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answer_correct: Option<bool>,
+    embed_ms: f64,
+    search_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generate_ms: Option<f64>,
+}
+
+#[derive(Serialize, Debug, Default)]
+struct Scores {
+    questions: usize,
+    page_hit_at: BTreeMap<usize, f64>,
+    file_hit_at: BTreeMap<usize, f64>,
+    mrr: f64,
+    /// Share of answerable questions whose answer contains a gold string.
+    answer_contains_gold: Option<f64>,
+    /// Share of unanswerable questions refused.
+    refusal_rate: Option<f64>,
+    /// Share of answerable questions refused.
+    false_refusal_rate: Option<f64>,
+    latency_ms: BTreeMap<String, Percentiles>,
+}
+
+#[derive(Serialize, Debug, Default, Clone, Copy)]
+struct Percentiles {
+    p50: f64,
+    p95: f64,
+}
+
+pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8> {
+    let text = std::fs::read_to_string(&args.qa).with_context(|| format!("reading {}", args.qa.display()))?;
+    let items: Vec<QaItem> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| serde_json::from_str(l).with_context(|| format!("{}:{}: not a QA line", args.qa.display(), n + 1)))
+        .collect::<Result<_>>()?;
+    anyhow::ensure!(!items.is_empty(), "{} holds no questions", args.qa.display());
+    let mut ks = args.k.clone();
+    ks.retain(|k| *k > 0);
+    ks.sort_unstable();
+    ks.dedup();
+    let max_k = ks.last().copied().unwrap_or(10).max(args.answer_k);
+
+    super::watch_interrupts();
+    let store = super::open_store(runtime, global, false)?;
+    let embedder = super::load_embedder(global)?;
+    let mut retriever = Retriever::open(runtime, store, embedder)?;
+    let mut model = if args.answers {
+        Some(Llm::load(&llm::model_path(args.model.as_deref(), &global.models))?)
+    } else {
+        None
+    };
+    let policy = RefusalPolicy::default();
+    let options = AnswerOptions { max_tokens: 160, temperature: 0.0 };
+
+    let mut rows = Vec::new();
+    for item in &items {
+        if super::interrupted() {
+            break;
+        }
+        let t = Instant::now();
+        let vector = retriever.embed_question(&item.question)?;
+        let embed = t.elapsed();
+        let t = Instant::now();
+        let passages = retriever.search(runtime, &vector, max_k)?;
+        let search = t.elapsed();
+        let retrieval_refused = policy.should_refuse(&item.question, &passages);
+        let mut row = Row {
+            id: item.id.clone(),
+            kind: item.kind.clone().unwrap_or_else(|| "answerable".into()),
+            page_rank: rank(&passages, |p| Some(p.file_name.as_str()) == item.file.as_deref() && Some(p.page) == item.page),
+            file_rank: rank(&passages, |p| Some(p.file_name.as_str()) == item.file.as_deref()),
+            top_score: passages.first().map(|p| p.score).unwrap_or(0.0),
+            retrieval_refused,
+            refused: None,
+            answer: None,
+            answer_correct: None,
+            embed_ms: super::millis(embed),
+            search_ms: super::millis(search),
+            generate_ms: None,
+        };
+        if let Some(model) = model.as_mut() {
+            if retrieval_refused {
+                row.refused = Some(true);
+                row.answer_correct = Some(item.unanswerable());
+            } else {
+                let t = Instant::now();
+                let top: Vec<Passage> = passages.iter().take(args.answer_k).cloned().collect();
+                let response = generate_answer(model, &item.question, &top, &options, |_| !super::interrupted())?;
+                row.generate_ms = Some(super::millis(t.elapsed()));
+                row.refused = Some(response.refused);
+                row.answer_correct = Some(if item.unanswerable() {
+                    response.refused
+                } else {
+                    !response.refused && item.answers.iter().any(|gold| contains_normalised(&response.answer, gold))
+                });
+                row.answer = Some(response.answer);
+            }
+        }
+        if !args.json {
+            eprint!(".");
+        }
+        rows.push(row);
+    }
+    if !args.json {
+        eprintln!();
+    }
+
+    let mut by_kind: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
+    for row in &rows {
+        by_kind.entry(row.kind.clone()).or_default().push(row);
+    }
+    let overall = score(&rows.iter().collect::<Vec<_>>(), &ks, &items);
+    let per_kind: BTreeMap<String, Scores> = by_kind.iter().map(|(k, rs)| (k.clone(), score(rs, &ks, &items))).collect();
+
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "qa": args.qa, "k": ks, "overall": overall, "per_kind": per_kind, "rows": rows,
+        }))?;
+    } else {
+        print_table(&ks, &overall, &per_kind);
+    }
+    Ok(crate::exit::OK)
+}
+
+fn rank(passages: &[Passage], is_right: impl Fn(&Passage) -> bool) -> Option<usize> {
+    passages.iter().position(is_right).map(|i| i + 1)
+}
+
+/// Whether `needle` occurs in `haystack`, ignoring case and treating hyphens and runs of
+/// whitespace alike ("three-year" contains "three year").
+pub fn contains_normalised(haystack: &str, needle: &str) -> bool {
+    let norm = |s: &str| {
+        s.to_lowercase()
+            .replace(['-', '\u{2010}', '\u{2011}', '\u{2013}'], " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let needle = norm(needle);
+    !needle.is_empty() && norm(haystack).contains(&needle)
+}
+
+fn percentiles(mut values: Vec<f64>) -> Percentiles {
+    if values.is_empty() {
+        return Percentiles::default();
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    Percentiles { p50: at(0.5), p95: at(0.95) }
+}
+
+fn score(rows: &[&Row], ks: &[usize], items: &[QaItem]) -> Scores {
+    let unanswerable = |row: &Row| items.iter().any(|i| i.id == row.id && i.unanswerable());
+    let answerable: Vec<&&Row> = rows.iter().filter(|r| !unanswerable(r)).collect();
+    let n = answerable.len().max(1) as f64;
+    let mut scores = Scores {
+        questions: rows.len(),
+        ..Scores::default()
+    };
+    for &k in ks {
+        scores.page_hit_at.insert(k, answerable.iter().filter(|r| r.page_rank.is_some_and(|x| x <= k)).count() as f64 / n);
+        scores.file_hit_at.insert(k, answerable.iter().filter(|r| r.file_rank.is_some_and(|x| x <= k)).count() as f64 / n);
+    }
+    scores.mrr = answerable.iter().map(|r| r.page_rank.map(|x| 1.0 / x as f64).unwrap_or(0.0)).sum::<f64>() / n;
+
+    let refused = |r: &Row| r.refused.unwrap_or(r.retrieval_refused);
+    let unanswerables: Vec<&&Row> = rows.iter().filter(|r| unanswerable(r)).collect();
+    if !unanswerables.is_empty() {
+        scores.refusal_rate = Some(unanswerables.iter().filter(|r| refused(r)).count() as f64 / unanswerables.len() as f64);
+    }
+    if !answerable.is_empty() {
+        scores.false_refusal_rate = Some(answerable.iter().filter(|r| refused(r)).count() as f64 / n);
+        if answerable.iter().any(|r| r.answer_correct.is_some()) {
+            scores.answer_contains_gold = Some(answerable.iter().filter(|r| r.answer_correct == Some(true)).count() as f64 / n);
+        }
+    }
+    scores.latency_ms.insert("embed".into(), percentiles(rows.iter().map(|r| r.embed_ms).collect()));
+    scores.latency_ms.insert("search".into(), percentiles(rows.iter().map(|r| r.search_ms).collect()));
+    let generate: Vec<f64> = rows.iter().filter_map(|r| r.generate_ms).collect();
+    if !generate.is_empty() {
+        scores.latency_ms.insert("generate".into(), percentiles(generate));
+    }
+    scores
+}
+
+fn print_table(ks: &[usize], overall: &Scores, per_kind: &BTreeMap<String, Scores>) {
+    let mut header = format!("{:<14} {:>4}", "kind", "n");
+    for k in ks {
+        header.push_str(&format!(" {:>7}", format!("page@{k}")));
+    }
+    for k in ks {
+        header.push_str(&format!(" {:>7}", format!("file@{k}")));
+    }
+    header.push_str(&format!(" {:>6} {:>7} {:>7} {:>7}", "MRR", "gold", "refuse", "falsref"));
+    println!("{header}");
+    let pct = |v: Option<f64>| v.map(|v| format!("{:.2}", v)).unwrap_or_else(|| "-".into());
+    let line = |name: &str, s: &Scores| {
+        let mut out = format!("{:<14} {:>4}", name, s.questions);
+        for k in ks {
+            out.push_str(&format!(" {:>7}", pct(s.page_hit_at.get(k).copied())));
+        }
+        for k in ks {
+            out.push_str(&format!(" {:>7}", pct(s.file_hit_at.get(k).copied())));
+        }
+        out.push_str(&format!(
+            " {:>6.3} {:>7} {:>7} {:>7}",
+            s.mrr,
+            pct(s.answer_contains_gold),
+            pct(s.refusal_rate),
+            pct(s.false_refusal_rate)
+        ));
+        out
+    };
+    for (kind, scores) in per_kind {
+        println!("{}", line(kind, scores));
+    }
+    println!("{}", line("overall", overall));
+    println!();
+    for (stage, p) in &overall.latency_ms {
+        println!("latency {stage:<9} p50 {:>8.1} ms   p95 {:>8.1} ms", p.p50, p.p95);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gold_matching_ignores_case_hyphens_and_spacing() {
+        assert!(contains_normalised("Notice of 120 Days is required", "120 days"));
+        assert!(contains_normalised("a three-year term", "three year"));
+        assert!(!contains_normalised("120 days", ""));
+        assert!(!contains_normalised("12 days", "120 days"));
+    }
+
+    #[test]
+    fn percentiles_pick_ranks() {
+        let p = percentiles((1..=100).map(f64::from).collect());
+        assert_eq!(p.p50, 51.0);
+        assert_eq!(p.p95, 95.0);
+    }
+}
