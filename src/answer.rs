@@ -10,17 +10,134 @@ pub const REFUSAL: &str = "The documents do not contain the answer to this quest
 
 /// Words that carry no topic: matching them says nothing about relevance.
 const STOP_WORDS: &[&str] = &[
-    "a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as",
-    "at", "be", "been", "before", "being", "between", "both", "but", "by", "can", "could", "did",
-    "do", "does", "doing", "done", "each", "for", "from", "had", "has", "have", "having", "he",
-    "her", "here", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "me",
-    "might", "more", "most", "must", "my", "no", "nor", "not", "of", "on", "once", "only", "or",
-    "other", "our", "out", "over", "own", "per", "same", "shall", "she", "should", "so", "some",
-    "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this",
-    "those", "through", "to", "too", "under", "until", "up", "upon", "very", "was", "we", "were",
-    "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would",
-    "you", "your", "say", "says", "tell", "according", "document", "documents", "please", "many",
-    "much", "get", "gets", "give", "given", "long", "there", "us",
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "been",
+    "before",
+    "being",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "done",
+    "each",
+    "for",
+    "from",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "him",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "just",
+    "me",
+    "might",
+    "more",
+    "most",
+    "must",
+    "my",
+    "no",
+    "nor",
+    "not",
+    "of",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "out",
+    "over",
+    "own",
+    "per",
+    "same",
+    "shall",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "upon",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "say",
+    "says",
+    "tell",
+    "according",
+    "document",
+    "documents",
+    "please",
+    "many",
+    "much",
+    "get",
+    "gets",
+    "give",
+    "given",
+    "long",
+    "there",
+    "us",
 ];
 
 /// Lower-cased words and numbers of `text`, without stop words. Numbers keep their inner
@@ -42,18 +159,27 @@ pub fn content_terms(text: &str) -> Vec<String> {
     if !current.is_empty() {
         terms.push(current);
     }
-    terms.retain(|t| !STOP_WORDS.contains(&t.as_str()) && (t.len() > 1 || t.chars().all(|c| c.is_ascii_digit())));
+    terms.retain(|t| {
+        !STOP_WORDS.contains(&t.as_str()) && (t.len() > 1 || t.chars().all(|c| c.is_ascii_digit()))
+    });
     terms
 }
 
 /// A crude stem so that "terminate" meets "termination" and "days" meets "day".
 fn stem(term: &str) -> &str {
-    let cut = term.char_indices().nth(5).map(|(i, _)| i).unwrap_or(term.len());
+    let cut = term
+        .char_indices()
+        .nth(5)
+        .map(|(i, _)| i)
+        .unwrap_or(term.len());
     &term[..cut]
 }
 
 fn stems(text: &str) -> HashSet<String> {
-    content_terms(text).iter().map(|t| stem(t).to_owned()).collect()
+    content_terms(text)
+        .iter()
+        .map(|t| stem(t).to_owned())
+        .collect()
 }
 
 /// Share of the question's content stems found in `text` (0 when the question has none).
@@ -119,7 +245,8 @@ pub fn sentences(text: &str) -> Vec<&str> {
         let after = bytes.get(k + 2).map(|&(_, n)| n);
         let end_of_sentence = matches!(c, '.' | '!' | '?')
             && next.is_some_and(char::is_whitespace)
-            && after.is_some_and(|a| a.is_uppercase() || a.is_ascii_digit() || a == '(' || a == '"');
+            && after
+                .is_some_and(|a| a.is_uppercase() || a.is_ascii_digit() || a == '(' || a == '"');
         let line_break = c == '\n';
         if end_of_sentence || line_break {
             let end = if line_break { i } else { i + c.len_utf8() };
@@ -153,30 +280,6 @@ pub fn sentences(text: &str) -> Vec<&str> {
     merged
 }
 
-/// The sentence of `passage` that best supports the answer to `question`: the one sharing
-/// the most content words with the answer and the question (answer words count double).
-/// Quotes are verbatim, only shortened at a word boundary when very long.
-pub fn best_quote(passage: &str, question: &str, answer: &str) -> String {
-    let question_stems = stems(question);
-    let answer_stems = stems(answer);
-    let mut best: Option<(f32, &str)> = None;
-    for sentence in sentences(passage) {
-        let sentence_stems = stems(sentence);
-        if sentence_stems.is_empty() {
-            continue;
-        }
-        let from_answer = answer_stems.intersection(&sentence_stems).count() as f32;
-        let from_question = question_stems.intersection(&sentence_stems).count() as f32;
-        // Prefer informative sentences over fragments, but not long ones for their length.
-        let score = 2.0 * from_answer + from_question + (sentence_stems.len() as f32).ln() * 0.1;
-        if best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, sentence));
-        }
-    }
-    let quote = best.map(|(_, s)| s).unwrap_or(passage);
-    shorten(quote, 320)
-}
-
 fn shorten(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.to_owned();
@@ -186,61 +289,140 @@ fn shorten(text: &str, max_chars: usize) -> String {
     format!("{cut}…")
 }
 
+/// A sentence of a retrieved passage selected as evidence for the question.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// Index of the passage it comes from.
+    pub passage: usize,
+    /// Position of the sentence in its passage, to keep reading order.
+    pub position: usize,
+    pub sentence: String,
+    pub score: f32,
+}
+
+/// Picks at most `max_sentences` sentences from the passages that share the most content
+/// words with the question, weighted by how well their passage matched. Small models answer
+/// far better from a few relevant sentences than from whole chunks, and prompts stay short.
+/// The best passage's best sentence is always kept.
+pub fn select_evidence(
+    question: &str,
+    passages: &[Passage],
+    max_sentences: usize,
+) -> Vec<Evidence> {
+    let wanted = stems(question);
+    let mut candidates: Vec<Evidence> = Vec::new();
+    for (p, passage) in passages.iter().enumerate() {
+        for (position, sentence) in sentences(&passage.text).into_iter().enumerate() {
+            let have = stems(sentence);
+            if have.is_empty() {
+                continue;
+            }
+            let shared = wanted.iter().filter(|w| have.contains(*w)).count() as f32;
+            let coverage = shared / wanted.len().max(1) as f32;
+            candidates.push(Evidence {
+                passage: p,
+                position,
+                sentence: shorten(
+                    &sentence.split_whitespace().collect::<Vec<_>>().join(" "),
+                    400,
+                ),
+                score: coverage + 0.5 * passage.score,
+            });
+        }
+    }
+    let best_of_top = candidates
+        .iter()
+        .filter(|e| e.passage == 0)
+        .max_by(|a, b| a.score.total_cmp(&b.score))
+        .cloned();
+    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut chosen: Vec<Evidence> = Vec::new();
+    if let Some(best) = best_of_top {
+        chosen.push(best);
+    }
+    for candidate in candidates {
+        if chosen.len() >= max_sentences {
+            break;
+        }
+        let duplicate = chosen
+            .iter()
+            .any(|c| c.passage == candidate.passage && c.position == candidate.position);
+        if !duplicate {
+            chosen.push(candidate);
+        }
+    }
+    chosen.sort_by_key(|e| (e.passage, e.position));
+    chosen
+}
+
+/// Whether the generated answer is backed by the evidence: every number it states appears in
+/// the evidence, and most of its content words do. A small model that invents a figure
+/// fails this, and its answer is replaced by the evidence itself.
+pub fn is_supported(answer: &str, evidence: &[Evidence]) -> bool {
+    let evidence_text: String = evidence
+        .iter()
+        .map(|e| e.sentence.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let evidence_terms: HashSet<String> = content_terms(&evidence_text).into_iter().collect();
+    let answer_terms = content_terms(answer);
+    let numbers_found = answer_terms
+        .iter()
+        .filter(|t| t.chars().any(|c| c.is_ascii_digit()))
+        .all(|n| evidence_terms.contains(n) || evidence_text.contains(n.as_str()));
+    numbers_found && (answer_terms.is_empty() || term_coverage(answer, &evidence_text) >= 0.5)
+}
+
 /// Instructions that a 135M-parameter model follows best: short and concrete.
 pub const SYSTEM_PROMPT: &str = "You answer questions about the user's documents. Use only the \
 sources given. Answer in one or two short sentences, quoting exact names, numbers and dates \
 from the sources. If the sources do not contain the answer, reply exactly: The documents do \
 not say.";
 
-/// The user turn: numbered sources, then the question. Sources are added best first while
-/// they fit in `token_budget` (measured with `count_tokens`); at least one always goes in,
-/// cut to fit if need be. Returns the prompt and how many passages it holds.
-pub fn build_user_prompt(
+/// The user turn from selected evidence: one numbered source per passage, holding its
+/// evidence sentences in reading order, then the question.
+pub fn build_evidence_prompt(
     question: &str,
     passages: &[Passage],
-    token_budget: usize,
-    count_tokens: impl Fn(&str) -> usize,
-) -> (String, usize) {
-    let tail = format!("\nQuestion: {question}\nAnswer:");
-    let mut used = count_tokens(&tail) + 8;
+    evidence: &[Evidence],
+) -> String {
     let mut sources = String::from("Sources:\n");
-    let mut included = 0;
-    for (i, passage) in passages.iter().enumerate() {
-        let entry = format!(
-            "[{}] {}, page {}: {}\n",
-            i + 1,
-            passage.file_name,
-            passage.page,
-            passage.text.replace('\n', " ")
-        );
-        let cost = count_tokens(&entry);
-        if used + cost > token_budget {
-            if included == 0 {
-                // Even one passage is too long: keep its start.
-                let keep = entry.len() * token_budget.saturating_sub(used) / cost.max(1);
-                let mut end = keep.min(entry.len());
-                while !entry.is_char_boundary(end) {
-                    end -= 1;
-                }
-                sources.push_str(&entry[..end]);
+    let mut current: Option<usize> = None;
+    for e in evidence {
+        if current != Some(e.passage) {
+            if current.is_some() {
                 sources.push('\n');
-                included = 1;
             }
-            break;
+            let p = &passages[e.passage];
+            sources.push_str(&format!(
+                "[{}] {}, page {}:",
+                e.passage + 1,
+                p.file_name,
+                p.page
+            ));
+            current = Some(e.passage);
         }
-        used += cost;
-        sources.push_str(&entry);
-        included += 1;
+        sources.push(' ');
+        sources.push_str(&e.sentence);
     }
-    (format!("{sources}{tail}"), included)
+    format!("{sources}\n\nQuestion: {question}\nAnswer:")
 }
 
 /// True when the model's own words say it cannot answer from the sources.
 pub fn is_model_refusal(answer: &str) -> bool {
     let lower = answer.to_lowercase();
-    ["documents do not say", "do not contain", "does not contain", "not mentioned", "no information", "cannot find", "can't find", "not provided"]
-        .iter()
-        .any(|p| lower.contains(p))
+    [
+        "documents do not say",
+        "do not contain",
+        "does not contain",
+        "not mentioned",
+        "no information",
+        "cannot find",
+        "can't find",
+        "not provided",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
 }
 
 #[cfg(test)]
@@ -284,31 +466,38 @@ mod tests {
     }
 
     #[test]
-    fn best_quote_prefers_the_sentence_with_the_answer() {
-        let text = "This agreement starts on 1 May. Either party may terminate it with ninety days written notice. Notices go by post.";
-        let quote = best_quote(text, "How much notice is needed to terminate?", "Ninety days.");
-        assert_eq!(quote, "Either party may terminate it with ninety days written notice.");
-    }
-
-    #[test]
     fn refusal_policy_uses_score_and_coverage() {
         let policy = RefusalPolicy::default();
         assert!(policy.should_refuse("anything", &[]));
         assert!(policy.should_refuse("What is the fee?", &[passage("The fee is 10.", 0.1)]));
         assert!(!policy.should_refuse("What is the fee?", &[passage("The fee is 10.", 0.9)]));
-        assert!(!policy.should_refuse("What is the monthly fee?", &[passage("The monthly fee is 10.", 0.4)]));
-        assert!(policy.should_refuse("Who is the dentist?", &[passage("The monthly fee is 10.", 0.4)]));
+        assert!(!policy.should_refuse(
+            "What is the monthly fee?",
+            &[passage("The monthly fee is 10.", 0.4)]
+        ));
+        assert!(policy.should_refuse(
+            "Who is the dentist?",
+            &[passage("The monthly fee is 10.", 0.4)]
+        ));
     }
 
     #[test]
-    fn prompt_keeps_passages_within_budget_but_always_one() {
-        let passages = vec![passage("alpha beta gamma", 0.9), passage("delta epsilon", 0.8)];
-        let words = |s: &str| s.split_whitespace().count();
-        let (prompt, n) = build_user_prompt("What?", &passages, 1000, words);
-        assert_eq!(n, 2);
-        assert!(prompt.contains("[1] contract.pdf, page 2: alpha beta gamma"));
-        assert!(prompt.ends_with("Question: What?\nAnswer:"));
-        let (_, n) = build_user_prompt("What?", &passages, 12, words);
-        assert_eq!(n, 1);
+    fn evidence_keeps_the_question_s_sentences_and_checks_answers_against_them() {
+        let passages = vec![
+            passage("Fees are due monthly. Either party may terminate with 120 days notice. Notices go by post.", 0.6),
+            passage("Late payments carry 1.25% interest per month.", 0.4),
+        ];
+        let evidence = select_evidence("How much notice to terminate?", &passages, 2);
+        assert_eq!(
+            evidence[0].sentence,
+            "Either party may terminate with 120 days notice."
+        );
+        let prompt = build_evidence_prompt("How much notice to terminate?", &passages, &evidence);
+        assert!(
+            prompt.starts_with("Sources:\n[1] contract.pdf, page 2: "),
+            "{prompt}"
+        );
+        assert!(is_supported("120 days notice.", &evidence[..1]));
+        assert!(!is_supported("1.25 days.", &evidence[..1]));
     }
 }

@@ -80,7 +80,9 @@ enum Command {
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // The PDF libraries warn about every malformed file; dossier reports those itself,
+        // one line per file, so their chatter is only shown with -v.
+        0 => "warn,lopdf=off,pdf_extract=off",
         1 => "dossier=info,dossier_ingest=info,dossier_store=info,warn",
         _ => "dossier=debug,dossier_ingest=debug,dossier_store=debug,info",
     };
@@ -112,7 +114,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if error.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
     init_logging(cli.global.verbose);

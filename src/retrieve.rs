@@ -51,7 +51,9 @@ impl Retriever {
     }
 
     pub fn embed_question(&mut self, question: &str) -> Result<Vec<f32>> {
-        self.embedder.embed_one(question).context("embedding the question")
+        self.embedder
+            .embed_one(question)
+            .context("embedding the question")
     }
 
     pub fn search(&self, runtime: &Runtime, vector: &[f32], k: usize) -> Result<Vec<Passage>> {

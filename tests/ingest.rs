@@ -63,10 +63,19 @@ fn a_changed_file_replaces_its_old_version() {
     let docs = after.as_array().unwrap();
     assert_eq!(docs.len(), 1, "{after:#}");
     assert_ne!(docs[0]["doc_id"].as_str().unwrap(), old_id);
-    assert_eq!(chunk_total(store.path()), docs[0]["chunks"].as_u64().unwrap());
+    assert_eq!(
+        chunk_total(store.path()),
+        docs[0]["chunks"].as_u64().unwrap()
+    );
 
     // The old text is gone from search: a contract-only phrase now finds medical pages.
-    let hits = json(&ok(dossier(store.path()).args(["search", "--json", "-k", "20", "liability cap"])));
+    let hits = json(&ok(dossier(store.path()).args([
+        "search",
+        "--json",
+        "-k",
+        "20",
+        "liability cap",
+    ])));
     for hit in hits["hits"].as_array().unwrap() {
         assert_eq!(hit["doc_id"].as_str(), docs[0]["doc_id"].as_str());
     }
@@ -89,24 +98,50 @@ fn each_bad_file_gets_one_clear_line_and_the_good_files_still_land() {
         command.arg(fixtures().join(name));
     }
     let output = run(&mut command);
-    assert_eq!(output.status.code(), Some(3), "partial failure exit code\n{}", stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "partial failure exit code\n{}",
+        stderr(&output)
+    );
     let err = stderr(&output);
     for (name, reason) in &expected {
         let lines: Vec<&str> = err.lines().filter(|l| l.contains(name)).collect();
-        assert_eq!(lines.len(), 1, "{name}: expected one line, got {lines:?}\n{err}");
+        assert_eq!(
+            lines.len(),
+            1,
+            "{name}: expected one line, got {lines:?}\n{err}"
+        );
         assert!(lines[0].starts_with("error: "), "{}", lines[0]);
-        assert!(lines[0].contains(reason), "{name}: {:?} lacks {reason:?}", lines[0]);
+        assert!(
+            lines[0].contains(reason),
+            "{name}: {:?} lacks {reason:?}",
+            lines[0]
+        );
     }
     assert!(!err.contains("panicked"), "{err}");
 
     // The store stays readable and holds exactly the good files.
     let docs = json(&ok(dossier(store.path()).args(["ls", "--json"])));
-    let names: Vec<&str> = docs.as_array().unwrap().iter().map(|d| d["file"].as_str().unwrap()).collect();
+    let names: Vec<&str> = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
     assert_eq!(names.len(), 3, "{names:?}");
-    for good in ["service-agreement.pdf", "discharge-summary.pdf", "employee-handbook.pdf"] {
+    for good in [
+        "service-agreement.pdf",
+        "discharge-summary.pdf",
+        "employee-handbook.pdf",
+    ] {
         assert!(names.contains(&good), "{good} missing from {names:?}");
     }
-    let hits = json(&ok(dossier(store.path()).args(["search", "--json", "stent size"])));
+    let hits = json(&ok(dossier(store.path()).args([
+        "search",
+        "--json",
+        "stent size",
+    ])));
     assert!(!hits["hits"].as_array().unwrap().is_empty());
 }
 
@@ -116,7 +151,11 @@ fn a_print_protected_file_with_an_empty_user_password_is_ingested() {
     let (output, report) = ingest_json(store.path(), &[&fixtures().join("owner-only.pdf")]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(report["summary"]["added"].as_u64(), Some(1));
-    let hits = json(&ok(dossier(store.path()).args(["search", "--json", "heron protocol"])));
+    let hits = json(&ok(dossier(store.path()).args([
+        "search",
+        "--json",
+        "heron protocol",
+    ])));
     let text = hits["hits"][0]["text"].as_str().unwrap().to_lowercase();
     assert!(text.contains("heron"), "{text}");
 }
@@ -125,13 +164,23 @@ fn a_print_protected_file_with_an_empty_user_password_is_ingested() {
 fn the_right_password_opens_an_encrypted_file() {
     let store = tempfile::tempdir().unwrap();
     let file = fixtures().join("encrypted.pdf");
-    let output = ok(dossier(store.path()).args(["ingest", "--password", "secret"]).arg(&file));
+    let output = ok(dossier(store.path())
+        .args(["ingest", "--password", "secret"])
+        .arg(&file));
     assert!(stderr(&output).contains("1 added"), "{}", stderr(&output));
-    let wrong = run(dossier(store.path()).args(["ingest", "--password", "nope"]).arg(&file));
+    let wrong = run(dossier(store.path())
+        .args(["ingest", "--password", "nope"])
+        .arg(&file));
     // Already ingested by content hash, so unchanged; a fresh store reports the bad password.
     assert!(wrong.status.success());
     let fresh = tempfile::tempdir().unwrap();
-    let wrong = run(dossier(fresh.path()).args(["ingest", "--password", "nope"]).arg(&file));
+    let wrong = run(dossier(fresh.path())
+        .args(["ingest", "--password", "nope"])
+        .arg(&file));
     assert_eq!(wrong.status.code(), Some(3));
-    assert!(stderr(&wrong).contains("does not open it"), "{}", stderr(&wrong));
+    assert!(
+        stderr(&wrong).contains("does not open it"),
+        "{}",
+        stderr(&wrong)
+    );
 }

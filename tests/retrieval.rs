@@ -8,22 +8,28 @@ use common::*;
 fn search_puts_the_right_page_in_the_top_three_for_nine_in_ten_questions() {
     let store = sample_store();
     let items: Vec<QaItem> = qa_items().into_iter().filter(|q| !q.unanswerable).collect();
-    assert!(items.len() >= 20, "samples/qa.jsonl should hold about 20 answerable questions");
+    assert!(
+        items.len() >= 20,
+        "samples/qa.jsonl should hold about 20 answerable questions"
+    );
     let mut misses = Vec::new();
     for item in &items {
         let output = ok(dossier(store).args(["search", "-k", "3", "--json", &item.question]));
         let result = json(&output);
         let hits = result["hits"].as_array().expect("hits array");
         assert!(!hits.is_empty(), "{}: no hits", item.id);
-        let found = hits.iter().any(|h| {
-            h["file"].as_str() == item.file.as_deref() && h["page"].as_u64() == item.page
-        });
+        let found = hits
+            .iter()
+            .any(|h| h["file"].as_str() == item.file.as_deref() && h["page"].as_u64() == item.page);
         if !found {
             let got: Vec<String> = hits
                 .iter()
                 .map(|h| format!("{} p.{}", h["file"].as_str().unwrap_or("?"), h["page"]))
                 .collect();
-            misses.push(format!("{}: wanted {:?} p.{:?}, got {got:?}", item.id, item.file, item.page));
+            misses.push(format!(
+                "{}: wanted {:?} p.{:?}, got {got:?}",
+                item.id, item.file, item.page
+            ));
         }
     }
     let hit_rate = 1.0 - misses.len() as f64 / items.len() as f64;

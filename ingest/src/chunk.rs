@@ -29,7 +29,11 @@ impl Chunker {
     ///
     /// The tokenizer must have truncation and padding switched off: otherwise every long
     /// text "fits" and chunks silently exceed what the model reads.
-    pub fn new(tokenizer: Tokenizer, max_tokens: usize, overlap: usize) -> Result<Self, ChunkError> {
+    pub fn new(
+        tokenizer: Tokenizer,
+        max_tokens: usize,
+        overlap: usize,
+    ) -> Result<Self, ChunkError> {
         let config = ChunkConfig::new((max_tokens / 2).max(1)..max_tokens)
             .with_sizer(tokenizer)
             .with_overlap(overlap)

@@ -42,7 +42,10 @@ fn walk(root: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Unreadable>) {
             }
             Ok(_) => {}
             Err(e) => problems.push(Unreadable {
-                path: e.path().map(Path::to_owned).unwrap_or_else(|| root.to_owned()),
+                path: e
+                    .path()
+                    .map(Path::to_owned)
+                    .unwrap_or_else(|| root.to_owned()),
                 reason: e.to_string(),
             }),
         }

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use fastembed::{InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel};
+use fastembed::{
+    InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
+};
 use tokenizers::Tokenizer;
 
 /// The name the store records, so that a store is never queried with another model's vectors.
@@ -80,7 +82,7 @@ static RUNTIME: OnceLock<Result<ort::environment::Environment, String>> = OnceLo
 
 /// Loads libonnxruntime from an explicit path, once per process. With only ORT_DYLIB_PATH a
 /// missing library is a panic deep inside ort; here it is an error naming the file.
-fn init_runtime(path: &Path) -> Result<(), EmbedError> {
+fn init_runtime(path: &Path) -> Result<ort::environment::Environment, EmbedError> {
     RUNTIME
         .get_or_init(|| {
             ort::init_from(path)
@@ -91,9 +93,7 @@ fn init_runtime(path: &Path) -> Result<(), EmbedError> {
                 .build()
                 .map_err(|e| e.to_string())
         })
-        .as_ref()
-        .map(|_| ())
-        .map_err(|reason| reason.clone())
+        .clone()
         .map_err(|reason| EmbedError::Runtime {
             path: path.to_owned(),
             reason,
@@ -113,7 +113,7 @@ impl Embedder {
         if let Some(missing) = files.missing() {
             return Err(EmbedError::MissingFile(missing.to_owned()));
         }
-        init_runtime(&files.runtime)?;
+        let environment = init_runtime(&files.runtime)?;
         let tokenizer_files = TokenizerFiles {
             tokenizer_file: read(&files.tokenizer)?,
             config_file: read(&files.config)?,
@@ -122,7 +122,9 @@ impl Embedder {
         };
         let model = UserDefinedEmbeddingModel::new(read(&files.onnx)?, tokenizer_files)
             .with_pooling(Pooling::Mean);
-        let mut options = InitOptionsUserDefined::new().with_max_length(MAX_INPUT_TOKENS);
+        let mut options = InitOptionsUserDefined::new()
+            .with_environment(environment)
+            .with_max_length(MAX_INPUT_TOKENS);
         if let Some(threads) = threads {
             options = options.with_intra_threads(threads.max(1));
         }
@@ -144,7 +146,11 @@ impl Embedder {
     }
 
     /// Unit-length vectors, so that a dot product is the cosine similarity.
-    pub fn embed(&mut self, texts: &[&str], batch_size: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+    pub fn embed(
+        &mut self,
+        texts: &[&str],
+        batch_size: usize,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         let mut vectors = self
             .model
             .embed(texts, Some(batch_size.max(1)))

@@ -99,7 +99,9 @@ pub fn extract(bytes: &[u8], password: Option<&str>) -> Result<PdfText, PdfError
         if let Some(Page {
             status: PageStatus::Failed(reason),
             ..
-        }) = pages.iter().find(|p| matches!(p.status, PageStatus::Failed(_)))
+        }) = pages
+            .iter()
+            .find(|p| matches!(p.status, PageStatus::Failed(_)))
         {
             return Err(PdfError::Corrupt(reason.clone()));
         }
@@ -192,7 +194,13 @@ pub fn tidy(raw: &str) -> String {
     for line in normalised.lines() {
         let line: String = line
             .chars()
-            .map(|c| if c.is_control() || c == '\u{a0}' { ' ' } else { c })
+            .map(|c| {
+                if c.is_control() || c == '\u{a0}' {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect();
         let words: Vec<&str> = line.split_whitespace().collect();
         if words.is_empty() {

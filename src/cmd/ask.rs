@@ -30,6 +30,9 @@ pub struct AskArgs {
     /// Sampling temperature; 0 is greedy (reproducible).
     #[arg(long, default_value_t = 0.0)]
     temperature: f64,
+    /// Evidence sentences, picked from the passages, that the model answers from.
+    #[arg(long, default_value_t = 6)]
+    evidence: usize,
     /// Refuse when the best passage's similarity is below this (0..1).
     #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
     min_score: f32,
@@ -69,12 +72,16 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
         ..RefusalPolicy::default()
     };
     if policy.should_refuse(&args.question, &passages) {
-        return refuse(&args, &passages, serde_json::json!({
-            "load_ms": super::millis(load_retrieval),
-            "embed_ms": super::millis(embed_time),
-            "search_ms": super::millis(search_time),
-            "total_ms": super::millis(started.elapsed()),
-        }));
+        return refuse(
+            &args,
+            &passages,
+            serde_json::json!({
+                "load_ms": super::millis(load_retrieval),
+                "embed_ms": super::millis(embed_time),
+                "search_ms": super::millis(search_time),
+                "total_ms": super::millis(started.elapsed()),
+            }),
+        );
     }
 
     let t = Instant::now();
@@ -85,6 +92,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     let options = AnswerOptions {
         max_tokens: args.max_tokens,
         temperature: args.temperature,
+        evidence_sentences: args.evidence,
     };
     let stream = !args.json;
     let mut stdout = std::io::stdout();
@@ -121,24 +129,38 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
             "question": args.question,
             "answer": response.answer,
             "refused": false,
+            "supported": response.supported,
+            "model_answer": response.model_text,
             "citations": response.citations,
             "model": model.name,
             "usage": stats,
             "timings": timings,
         }))?;
     } else {
+        if !response.supported {
+            println!(
+                "\n(Not backed by the sources, so here is what they say:)\n{}",
+                response.answer
+            );
+        }
         println!("\nSources:");
         for c in &response.citations {
             println!("[{}] {}, p. {} — \"{}\"", c.n, c.file, c.page, c.quote);
         }
     }
-    Ok(if stats.finish_reason == "interrupted" { crate::exit::INTERRUPTED } else { crate::exit::OK })
+    Ok(if stats.finish_reason == "interrupted" {
+        crate::exit::INTERRUPTED
+    } else {
+        crate::exit::OK
+    })
 }
 
 /// How to generate an answer.
 pub struct AnswerOptions {
     pub max_tokens: usize,
     pub temperature: f64,
+    /// Evidence sentences shown to the model.
+    pub evidence_sentences: usize,
 }
 
 /// A generated answer: refused when the model itself said the sources do not answer.
@@ -146,6 +168,9 @@ pub struct Response {
     pub answer: String,
     pub model_text: String,
     pub refused: bool,
+    /// False when the model's answer was not backed by the evidence and the evidence
+    /// sentence was given instead.
+    pub supported: bool,
     pub citations: Vec<Citation>,
     pub stats: llm::GenerationStats,
 }
@@ -159,57 +184,95 @@ pub fn generate_answer(
     options: &AnswerOptions,
     on_text: impl FnMut(&str) -> bool,
 ) -> Result<Response> {
-    let system = ChatMessage::system(answer::SYSTEM_PROMPT);
-    let overhead = model.count_tokens(answer::SYSTEM_PROMPT) + 32;
-    let budget = model
-        .context_window
-        .saturating_sub(options.max_tokens + overhead)
-        // A 135M model reads a short prompt better than a long one; real context limits
-        // only bite for larger models.
-        .min(1536);
-    let (user_prompt, used) = answer::build_user_prompt(question, passages, budget, |s| model.count_tokens(s));
+    let evidence = answer::select_evidence(question, passages, options.evidence_sentences);
+    let user_prompt = answer::build_evidence_prompt(question, passages, &evidence);
     let params = GenerationParams {
         max_new_tokens: options.max_tokens,
         temperature: (options.temperature > 0.0).then_some(options.temperature),
         ..GenerationParams::default()
     };
-    let (text, stats) = model.chat(&[system, ChatMessage::user(user_prompt)], &params, on_text)?;
+    let messages = [
+        ChatMessage::system(answer::SYSTEM_PROMPT),
+        ChatMessage::user(user_prompt),
+    ];
+    let (text, stats) = model.chat(&messages, &params, on_text)?;
     let text = text.trim().to_owned();
-    let refused = text.is_empty() || answer::is_model_refusal(&text);
-    let citations = if refused { Vec::new() } else { cite(question, &text, &passages[..used]) };
+    if text.is_empty() || answer::is_model_refusal(&text) {
+        return Ok(Response {
+            answer: answer::REFUSAL.to_owned(),
+            model_text: text,
+            refused: true,
+            supported: false,
+            citations: Vec::new(),
+            stats,
+        });
+    }
+    // An answer the evidence does not back (an invented figure, say) is replaced by the
+    // evidence itself: the user gets the source's words rather than a guess.
+    let supported = answer::is_supported(&text, &evidence);
+    let answer_text = if supported {
+        text.clone()
+    } else {
+        evidence
+            .iter()
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+            .map(|e| e.sentence.clone())
+            .unwrap_or_else(|| text.clone())
+    };
+    let citations = cite(question, &answer_text, passages, &evidence);
     Ok(Response {
-        answer: if refused { answer::REFUSAL.to_owned() } else { text.clone() },
+        answer: answer_text,
         model_text: text,
-        refused,
+        refused: false,
+        supported,
         citations,
         stats,
     })
 }
 
-/// Citations come from the passages the model was shown, never from markers it writes:
-/// each passage that shares words with the answer (or, failing that, the best passage),
-/// with its most supportive sentence quoted verbatim.
-fn cite(question: &str, answer_text: &str, passages: &[Passage]) -> Vec<Citation> {
-    let answer_terms = answer::content_terms(answer_text);
-    let mut supported: Vec<(usize, &Passage, f32)> = passages
+/// Citations come from the evidence the model was shown, never from markers it writes: the
+/// evidence sentences that share the most words with the answer (at most one per passage,
+/// at most three), quoted verbatim; the best evidence sentence when none does.
+fn cite(
+    question: &str,
+    answer_text: &str,
+    passages: &[Passage],
+    evidence: &[answer::Evidence],
+) -> Vec<Citation> {
+    let mut ranked: Vec<(f32, &answer::Evidence)> = evidence
         .iter()
-        .enumerate()
-        .map(|(i, p)| (i, p, answer::term_coverage(answer_text, &p.text)))
-        .filter(|(_, _, coverage)| !answer_terms.is_empty() && *coverage >= 0.5)
+        .map(|e| {
+            let overlap = answer::term_coverage(answer_text, &e.sentence);
+            (
+                2.0 * overlap + answer::term_coverage(question, &e.sentence) + 0.1 * e.score,
+                e,
+            )
+        })
         .collect();
-    if supported.is_empty() {
-        supported = passages.iter().take(1).enumerate().map(|(i, p)| (i, p, 0.0)).collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut chosen: Vec<&answer::Evidence> = Vec::new();
+    for (score, e) in ranked {
+        let first = chosen.is_empty();
+        if chosen.len() == 3 || (!first && score < 1.0) {
+            break;
+        }
+        if !chosen.iter().any(|c| c.passage == e.passage) {
+            chosen.push(e);
+        }
     }
-    supported.truncate(3);
-    supported
+    chosen.sort_by_key(|e| e.passage);
+    chosen
         .into_iter()
-        .map(|(i, p, _)| Citation {
-            n: i + 1,
-            file: p.file_name.clone(),
-            path: p.path.clone(),
-            page: p.page,
-            quote: answer::best_quote(&p.text, question, answer_text),
-            score: p.score,
+        .map(|e| {
+            let p = &passages[e.passage];
+            Citation {
+                n: e.passage + 1,
+                file: p.file_name.clone(),
+                path: p.path.clone(),
+                page: p.page,
+                quote: e.sentence.clone(),
+                score: p.score,
+            }
         })
         .collect()
 }
@@ -242,7 +305,13 @@ fn refuse(args: &AskArgs, passages: &[Passage], timings: serde_json::Value) -> R
         if !passages.is_empty() {
             println!("\nClosest passages (not enough to answer):");
             for p in passages.iter().take(3) {
-                println!("- {}, p. {} (score {:.2}): {}", p.file_name, p.page, p.score, super::one_line(&p.text, 160));
+                println!(
+                    "- {}, p. {} (score {:.2}): {}",
+                    p.file_name,
+                    p.page,
+                    p.score,
+                    super::one_line(&p.text, 160)
+                );
             }
         }
     }

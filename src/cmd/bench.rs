@@ -48,7 +48,13 @@ struct Measure {
     ratio: Option<f64>,
 }
 
-fn measure(stage: &'static str, what: impl Into<String>, value: f64, unit: &'static str, reference: Option<f64>) -> Measure {
+fn measure(
+    stage: &'static str,
+    what: impl Into<String>,
+    value: f64,
+    unit: &'static str,
+    reference: Option<f64>,
+) -> Measure {
     Measure {
         stage,
         what: what.into(),
@@ -80,11 +86,20 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
     let pages: u32 = documents.iter().map(|d| d.page_count).sum();
     let chunk_count: usize = documents.iter().map(|d| d.chunks.len()).sum();
     anyhow::ensure!(chunk_count > 0, "the PDFs gave no text to measure on");
-    results.push(measure("extract+chunk", format!("{} files, {pages} pages", documents.len()), f64::from(pages) / seconds, "pages/s", None));
+    results.push(measure(
+        "extract+chunk",
+        format!("{} files, {pages} pages", documents.len()),
+        f64::from(pages) / seconds,
+        "pages/s",
+        None,
+    ));
 
     // Embedding, batched against one at a time.
     let mut embedder = super::load_embedder(global)?;
-    let texts: Vec<&str> = documents.iter().flat_map(|d| d.chunks.iter().map(|c| c.text.as_str())).collect();
+    let texts: Vec<&str> = documents
+        .iter()
+        .flat_map(|d| d.chunks.iter().map(|c| c.text.as_str()))
+        .collect();
     let started = Instant::now();
     let vectors = embedder.embed(&texts, 32)?;
     let batched = texts.len() as f64 / started.elapsed().as_secs_f64();
@@ -97,7 +112,13 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         }
         Some(texts.len() as f64 / started.elapsed().as_secs_f64())
     };
-    results.push(measure("embed", format!("{} chunks, batch 32 vs batch 1", texts.len()), batched, "chunks/s", single));
+    results.push(measure(
+        "embed",
+        format!("{} chunks, batch 32 vs batch 1", texts.len()),
+        batched,
+        "chunks/s",
+        single,
+    ));
 
     // Store writes and search.
     let dir = tempfile::tempdir()?;
@@ -135,14 +156,26 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         };
         runtime.block_on(store.put_document(&record, &chunks))?;
     }
-    results.push(measure("store", "write (one commit per document)", chunk_count as f64 / started.elapsed().as_secs_f64(), "chunks/s", None));
+    results.push(measure(
+        "store",
+        "write (one commit per document)",
+        chunk_count as f64 / started.elapsed().as_secs_f64(),
+        "chunks/s",
+        None,
+    ));
     let query = embedder.embed_one("How much notice is needed to terminate?")?;
     let rounds = 20;
     let started = Instant::now();
     for _ in 0..rounds {
         runtime.block_on(store.nearest(&query, 5))?;
     }
-    results.push(measure("store", "vector search, k=5", started.elapsed().as_secs_f64() * 1e3 / f64::from(rounds), "ms", None));
+    results.push(measure(
+        "store",
+        "vector search, k=5",
+        started.elapsed().as_secs_f64() * 1e3 / f64::from(rounds),
+        "ms",
+        None,
+    ));
 
     // Generation: the loaded (requantised) model against the original file.
     let original = llm::model_path(None, &global.models);
@@ -156,8 +189,20 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
     } else {
         Some(generation_speed(&original, false, &prompt, args.tokens)?)
     };
-    results.push(measure("llm", format!("prompt processing, {} (Q8_0 vs Q4_1)", fast.0), fast.1, "tokens/s", reference.as_ref().map(|r| r.1)));
-    results.push(measure("llm", format!("generation, {} (Q8_0 vs Q4_1)", fast.0), fast.2, "tokens/s", reference.as_ref().map(|r| r.2)));
+    results.push(measure(
+        "llm",
+        format!("prompt processing, {} (Q8_0 vs Q4_1)", fast.0),
+        fast.1,
+        "tokens/s",
+        reference.as_ref().map(|r| r.1),
+    ));
+    results.push(measure(
+        "llm",
+        format!("generation, {} (Q8_0 vs Q4_1)", fast.0),
+        fast.2,
+        "tokens/s",
+        reference.as_ref().map(|r| r.2),
+    ));
 
     if args.json {
         super::print_json(&serde_json::json!({
@@ -165,7 +210,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
             "results": results,
         }))?;
     } else {
-        println!("{:<14} {:<52} {:>12} {:<9} {:>10} {:>7}", "stage", "what", "value", "unit", "reference", "ratio");
+        println!(
+            "{:<14} {:<52} {:>12} {:<9} {:>10} {:>7}",
+            "stage", "what", "value", "unit", "reference", "ratio"
+        );
         for m in &results {
             println!(
                 "{:<14} {:<52} {:>12.2} {:<9} {:>10} {:>7}",
@@ -173,8 +221,12 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
                 m.what,
                 m.value,
                 m.unit,
-                m.reference.map(|r| format!("{r:.2}")).unwrap_or_else(|| "-".into()),
-                m.ratio.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into()),
+                m.reference
+                    .map(|r| format!("{r:.2}"))
+                    .unwrap_or_else(|| "-".into()),
+                m.ratio
+                    .map(|r| format!("{r:.2}x"))
+                    .unwrap_or_else(|| "-".into()),
             );
         }
     }
@@ -182,15 +234,26 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
 }
 
 /// (model description, prompt tokens/s, generated tokens/s).
-fn generation_speed(path: &std::path::Path, convert: bool, prompt: &str, tokens: usize) -> Result<(String, f64, f64)> {
-    let mut model = if convert { Llm::load(path)? } else { Llm::load_as_is(path)? };
+fn generation_speed(
+    path: &std::path::Path,
+    convert: bool,
+    prompt: &str,
+    tokens: usize,
+) -> Result<(String, f64, f64)> {
+    let mut model = if convert {
+        Llm::load(path)?
+    } else {
+        Llm::load_as_is(path)?
+    };
     let params = GenerationParams {
         max_new_tokens: tokens,
         repeat_penalty: 1.0,
         ..GenerationParams::default()
     };
     let messages = [ChatMessage::user(prompt)];
-    let (_, stats) = model.chat(&messages, &params, |_| true).context("generating")?;
+    let (_, stats) = model
+        .chat(&messages, &params, |_| true)
+        .context("generating")?;
     Ok((
         model.name.clone(),
         stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),

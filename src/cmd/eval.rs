@@ -62,6 +62,8 @@ struct Row {
     page_rank: Option<usize>,
     file_rank: Option<usize>,
     top_score: f32,
+    /// Share of the question's content words found in the best of the top three passages.
+    coverage: f32,
     /// The retrieval-only refusal decision (before any generation).
     retrieval_refused: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,14 +100,22 @@ struct Percentiles {
 }
 
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8> {
-    let text = std::fs::read_to_string(&args.qa).with_context(|| format!("reading {}", args.qa.display()))?;
+    let text = std::fs::read_to_string(&args.qa)
+        .with_context(|| format!("reading {}", args.qa.display()))?;
     let items: Vec<QaItem> = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(n, l)| serde_json::from_str(l).with_context(|| format!("{}:{}: not a QA line", args.qa.display(), n + 1)))
+        .map(|(n, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not a QA line", args.qa.display(), n + 1))
+        })
         .collect::<Result<_>>()?;
-    anyhow::ensure!(!items.is_empty(), "{} holds no questions", args.qa.display());
+    anyhow::ensure!(
+        !items.is_empty(),
+        "{} holds no questions",
+        args.qa.display()
+    );
     let mut ks = args.k.clone();
     ks.retain(|k| *k > 0);
     ks.sort_unstable();
@@ -117,12 +127,19 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     let embedder = super::load_embedder(global)?;
     let mut retriever = Retriever::open(runtime, store, embedder)?;
     let mut model = if args.answers {
-        Some(Llm::load(&llm::model_path(args.model.as_deref(), &global.models))?)
+        Some(Llm::load(&llm::model_path(
+            args.model.as_deref(),
+            &global.models,
+        ))?)
     } else {
         None
     };
     let policy = RefusalPolicy::default();
-    let options = AnswerOptions { max_tokens: 160, temperature: 0.0 };
+    let options = AnswerOptions {
+        max_tokens: 160,
+        temperature: 0.0,
+        evidence_sentences: 6,
+    };
 
     let mut rows = Vec::new();
     for item in &items {
@@ -139,9 +156,18 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         let mut row = Row {
             id: item.id.clone(),
             kind: item.kind.clone().unwrap_or_else(|| "answerable".into()),
-            page_rank: rank(&passages, |p| Some(p.file_name.as_str()) == item.file.as_deref() && Some(p.page) == item.page),
-            file_rank: rank(&passages, |p| Some(p.file_name.as_str()) == item.file.as_deref()),
+            page_rank: rank(&passages, |p| {
+                Some(p.file_name.as_str()) == item.file.as_deref() && Some(p.page) == item.page
+            }),
+            file_rank: rank(&passages, |p| {
+                Some(p.file_name.as_str()) == item.file.as_deref()
+            }),
             top_score: passages.first().map(|p| p.score).unwrap_or(0.0),
+            coverage: passages
+                .iter()
+                .take(3)
+                .map(|p| crate::answer::term_coverage(&item.question, &p.text))
+                .fold(0.0, f32::max),
             retrieval_refused,
             refused: None,
             answer: None,
@@ -157,13 +183,19 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
             } else {
                 let t = Instant::now();
                 let top: Vec<Passage> = passages.iter().take(args.answer_k).cloned().collect();
-                let response = generate_answer(model, &item.question, &top, &options, |_| !super::interrupted())?;
+                let response = generate_answer(model, &item.question, &top, &options, |_| {
+                    !super::interrupted()
+                })?;
                 row.generate_ms = Some(super::millis(t.elapsed()));
                 row.refused = Some(response.refused);
                 row.answer_correct = Some(if item.unanswerable() {
                     response.refused
                 } else {
-                    !response.refused && item.answers.iter().any(|gold| contains_normalised(&response.answer, gold))
+                    !response.refused
+                        && item
+                            .answers
+                            .iter()
+                            .any(|gold| contains_normalised(&response.answer, gold))
                 });
                 row.answer = Some(response.answer);
             }
@@ -182,7 +214,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         by_kind.entry(row.kind.clone()).or_default().push(row);
     }
     let overall = score(&rows.iter().collect::<Vec<_>>(), &ks, &items);
-    let per_kind: BTreeMap<String, Scores> = by_kind.iter().map(|(k, rs)| (k.clone(), score(rs, &ks, &items))).collect();
+    let per_kind: BTreeMap<String, Scores> = by_kind
+        .iter()
+        .map(|(k, rs)| (k.clone(), score(rs, &ks, &items)))
+        .collect();
 
     if args.json {
         super::print_json(&serde_json::json!({
@@ -218,7 +253,10 @@ fn percentiles(mut values: Vec<f64>) -> Percentiles {
     }
     values.sort_by(f64::total_cmp);
     let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    Percentiles { p50: at(0.5), p95: at(0.95) }
+    Percentiles {
+        p50: at(0.5),
+        p95: at(0.95),
+    }
 }
 
 fn score(rows: &[&Row], ks: &[usize], items: &[QaItem]) -> Scores {
@@ -230,27 +268,62 @@ fn score(rows: &[&Row], ks: &[usize], items: &[QaItem]) -> Scores {
         ..Scores::default()
     };
     for &k in ks {
-        scores.page_hit_at.insert(k, answerable.iter().filter(|r| r.page_rank.is_some_and(|x| x <= k)).count() as f64 / n);
-        scores.file_hit_at.insert(k, answerable.iter().filter(|r| r.file_rank.is_some_and(|x| x <= k)).count() as f64 / n);
+        scores.page_hit_at.insert(
+            k,
+            answerable
+                .iter()
+                .filter(|r| r.page_rank.is_some_and(|x| x <= k))
+                .count() as f64
+                / n,
+        );
+        scores.file_hit_at.insert(
+            k,
+            answerable
+                .iter()
+                .filter(|r| r.file_rank.is_some_and(|x| x <= k))
+                .count() as f64
+                / n,
+        );
     }
-    scores.mrr = answerable.iter().map(|r| r.page_rank.map(|x| 1.0 / x as f64).unwrap_or(0.0)).sum::<f64>() / n;
+    scores.mrr = answerable
+        .iter()
+        .map(|r| r.page_rank.map(|x| 1.0 / x as f64).unwrap_or(0.0))
+        .sum::<f64>()
+        / n;
 
     let refused = |r: &Row| r.refused.unwrap_or(r.retrieval_refused);
     let unanswerables: Vec<&&Row> = rows.iter().filter(|r| unanswerable(r)).collect();
     if !unanswerables.is_empty() {
-        scores.refusal_rate = Some(unanswerables.iter().filter(|r| refused(r)).count() as f64 / unanswerables.len() as f64);
+        scores.refusal_rate = Some(
+            unanswerables.iter().filter(|r| refused(r)).count() as f64 / unanswerables.len() as f64,
+        );
     }
     if !answerable.is_empty() {
-        scores.false_refusal_rate = Some(answerable.iter().filter(|r| refused(r)).count() as f64 / n);
+        scores.false_refusal_rate =
+            Some(answerable.iter().filter(|r| refused(r)).count() as f64 / n);
         if answerable.iter().any(|r| r.answer_correct.is_some()) {
-            scores.answer_contains_gold = Some(answerable.iter().filter(|r| r.answer_correct == Some(true)).count() as f64 / n);
+            scores.answer_contains_gold = Some(
+                answerable
+                    .iter()
+                    .filter(|r| r.answer_correct == Some(true))
+                    .count() as f64
+                    / n,
+            );
         }
     }
-    scores.latency_ms.insert("embed".into(), percentiles(rows.iter().map(|r| r.embed_ms).collect()));
-    scores.latency_ms.insert("search".into(), percentiles(rows.iter().map(|r| r.search_ms).collect()));
+    scores.latency_ms.insert(
+        "embed".into(),
+        percentiles(rows.iter().map(|r| r.embed_ms).collect()),
+    );
+    scores.latency_ms.insert(
+        "search".into(),
+        percentiles(rows.iter().map(|r| r.search_ms).collect()),
+    );
     let generate: Vec<f64> = rows.iter().filter_map(|r| r.generate_ms).collect();
     if !generate.is_empty() {
-        scores.latency_ms.insert("generate".into(), percentiles(generate));
+        scores
+            .latency_ms
+            .insert("generate".into(), percentiles(generate));
     }
     scores
 }
@@ -263,7 +336,10 @@ fn print_table(ks: &[usize], overall: &Scores, per_kind: &BTreeMap<String, Score
     for k in ks {
         header.push_str(&format!(" {:>7}", format!("file@{k}")));
     }
-    header.push_str(&format!(" {:>6} {:>7} {:>7} {:>7}", "MRR", "gold", "refuse", "falsref"));
+    header.push_str(&format!(
+        " {:>6} {:>7} {:>7} {:>7}",
+        "MRR", "gold", "refuse", "falsref"
+    ));
     println!("{header}");
     let pct = |v: Option<f64>| v.map(|v| format!("{:.2}", v)).unwrap_or_else(|| "-".into());
     let line = |name: &str, s: &Scores| {
@@ -289,7 +365,10 @@ fn print_table(ks: &[usize], overall: &Scores, per_kind: &BTreeMap<String, Score
     println!("{}", line("overall", overall));
     println!();
     for (stage, p) in &overall.latency_ms {
-        println!("latency {stage:<9} p50 {:>8.1} ms   p95 {:>8.1} ms", p.p50, p.p95);
+        println!(
+            "latency {stage:<9} p50 {:>8.1} ms   p95 {:>8.1} ms",
+            p.p50, p.p95
+        );
     }
 }
 
@@ -299,7 +378,10 @@ mod tests {
 
     #[test]
     fn gold_matching_ignores_case_hyphens_and_spacing() {
-        assert!(contains_normalised("Notice of 120 Days is required", "120 days"));
+        assert!(contains_normalised(
+            "Notice of 120 Days is required",
+            "120 days"
+        ));
         assert!(contains_normalised("a three-year term", "three year"));
         assert!(!contains_normalised("120 days", ""));
         assert!(!contains_normalised("12 days", "120 days"));

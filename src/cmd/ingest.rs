@@ -76,20 +76,30 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
         .map(|u| failed(&u.path, u.reason))
         .collect();
     for report in &reports {
-        eprintln!("error: {}: {}", report.path, report.error.as_deref().unwrap_or(""));
+        eprintln!(
+            "error: {}: {}",
+            report.path,
+            report.error.as_deref().unwrap_or("")
+        );
     }
 
     let mut embedder = super::load_embedder(global)?;
     let tokenizer = embed::sizing_tokenizer(&EmbedderFiles::in_models_dir(&global.models))?;
-    let chunker = Chunker::new(tokenizer, args.chunk_tokens.into(), args.overlap_tokens.into())?;
+    let chunker = Chunker::new(
+        tokenizer,
+        args.chunk_tokens.into(),
+        args.overlap_tokens.into(),
+    )?;
     let mut store = super::open_store(runtime, global, true)?;
     runtime.block_on(store.ensure_embedding(&EmbeddingSpec {
         model: embedder.model_name().to_owned(),
         dimension: embedder.dimension(),
     }))?;
     let existing = runtime.block_on(store.documents())?;
-    let mut by_id: HashMap<String, DocumentRecord> =
-        existing.iter().map(|d| (d.doc_id.clone(), d.clone())).collect();
+    let mut by_id: HashMap<String, DocumentRecord> = existing
+        .iter()
+        .map(|d| (d.doc_id.clone(), d.clone()))
+        .collect();
 
     let progress = progress_bar(files.len() as u64);
     for file in &files {
@@ -133,7 +143,13 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
             continue;
         }
 
-        let prepared = match dossier_ingest::prepare(file, &bytes, doc_id.clone(), args.password.as_deref(), &chunker) {
+        let prepared = match dossier_ingest::prepare(
+            file,
+            &bytes,
+            doc_id.clone(),
+            args.password.as_deref(),
+            &chunker,
+        ) {
             Ok(prepared) => prepared,
             Err(e) => {
                 report_failure(&progress, &mut reports, file, e.to_string());
@@ -144,7 +160,9 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
             progress.suspend(|| eprintln!("note: {shown}: page {page}: no text layer (scanned?)"));
         }
         for (page, reason) in &prepared.failed_pages {
-            progress.suspend(|| eprintln!("warning: {shown}: page {page}: text extraction failed: {reason}"));
+            progress.suspend(|| {
+                eprintln!("warning: {shown}: page {page}: text extraction failed: {reason}")
+            });
         }
 
         let texts: Vec<&str> = prepared.chunks.iter().map(|c| c.text.as_str()).collect();
@@ -170,7 +188,11 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
         }
         reports.push(FileReport {
             path: shown,
-            outcome: if replaced.is_empty() { "added" } else { "replaced" },
+            outcome: if replaced.is_empty() {
+                "added"
+            } else {
+                "replaced"
+            },
             doc_id: Some(doc_id.clone()),
             pages: record.pages,
             chunks: record.chunks,
@@ -182,7 +204,11 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
     }
     progress.finish_and_clear();
 
-    let summary = summarize(&reports, started.elapsed().as_secs_f64(), super::interrupted());
+    let summary = summarize(
+        &reports,
+        started.elapsed().as_secs_f64(),
+        super::interrupted(),
+    );
     if args.json {
         super::print_json(&serde_json::json!({ "summary": summary, "files": reports }))?;
     } else {
@@ -213,9 +239,11 @@ fn progress_bar(files: u64) -> ProgressBar {
     // indicatif draws nothing when stderr is not a terminal, so scripts and logs stay clean.
     let bar = ProgressBar::new(files);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} files {elapsed_precise} {wide_msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} [{bar:30}] {pos}/{len} files {elapsed_precise} {wide_msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar
 }
@@ -238,7 +266,12 @@ fn failed(path: &Path, reason: String) -> FileReport {
     }
 }
 
-fn report_failure(progress: &ProgressBar, reports: &mut Vec<FileReport>, path: &Path, reason: String) {
+fn report_failure(
+    progress: &ProgressBar,
+    reports: &mut Vec<FileReport>,
+    path: &Path,
+    reason: String,
+) {
     progress.suspend(|| eprintln!("error: {}: {reason}", path.display()));
     reports.push(failed(path, reason));
     progress.inc(1);
@@ -279,7 +312,9 @@ fn chunk_records(prepared: &PreparedDocument, vectors: Vec<Vec<f32>>) -> Vec<Chu
 
 fn summarize(reports: &[FileReport], seconds: f64, interrupted: bool) -> Summary {
     let count = |outcome: &str| reports.iter().filter(|r| r.outcome == outcome).count();
-    let fresh = reports.iter().filter(|r| matches!(r.outcome, "added" | "replaced"));
+    let fresh = reports
+        .iter()
+        .filter(|r| matches!(r.outcome, "added" | "replaced"));
     let pages: u64 = fresh.clone().map(|r| u64::from(r.pages)).sum();
     let chunks: u64 = fresh.map(|r| u64::from(r.chunks)).sum();
     Summary {
@@ -291,7 +326,11 @@ fn summarize(reports: &[FileReport], seconds: f64, interrupted: bool) -> Summary
         pages,
         chunks,
         seconds,
-        chunks_per_second: if seconds > 0.0 { chunks as f64 / seconds } else { 0.0 },
+        chunks_per_second: if seconds > 0.0 {
+            chunks as f64 / seconds
+        } else {
+            0.0
+        },
         interrupted,
     }
 }

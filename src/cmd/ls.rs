@@ -54,7 +54,13 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: LsArgs) -> Result<u8> {
     }
     println!("{:<12}  {:>5}  {:>6}  path", "id", "pages", "chunks");
     for d in &listed {
-        println!("{:<12}  {:>5}  {:>6}  {}", &d.doc_id[..12.min(d.doc_id.len())], d.pages, d.chunks, d.path);
+        println!(
+            "{:<12}  {:>5}  {:>6}  {}",
+            &d.doc_id[..12.min(d.doc_id.len())],
+            d.pages,
+            d.chunks,
+            d.path
+        );
     }
     Ok(crate::exit::OK)
 }

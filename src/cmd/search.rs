@@ -47,7 +47,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
         let hits: Vec<Ranked> = passages
             .iter()
             .enumerate()
-            .map(|(i, passage)| Ranked { rank: i + 1, passage })
+            .map(|(i, passage)| Ranked {
+                rank: i + 1,
+                passage,
+            })
             .collect();
         super::print_json(&serde_json::json!({
             "query": args.question,
@@ -65,7 +68,13 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
         println!("no passages found (is the store empty?)");
     }
     for (i, p) in passages.iter().enumerate() {
-        println!("{}. {}, p. {}  (score {:.3})", i + 1, p.file_name, p.page, p.score);
+        println!(
+            "{}. {}, p. {}  (score {:.3})",
+            i + 1,
+            p.file_name,
+            p.page,
+            p.score
+        );
         println!("   {}", super::one_line(&p.text, 300));
     }
     Ok(crate::exit::OK)

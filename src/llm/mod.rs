@@ -111,12 +111,16 @@ impl Llm {
             .unwrap_or(2048);
         let (weights, context_window) = match architecture.as_str() {
             "llama" | "mistral" => (
-                Weights::Llama(quantized_llama::ModelWeights::from_gguf(content, &mut file, &device)?),
+                Weights::Llama(quantized_llama::ModelWeights::from_gguf(
+                    content, &mut file, &device,
+                )?),
                 // candle's llama holds rotary tables for MAX_SEQ_LEN positions only.
                 context_length.min(quantized_llama::MAX_SEQ_LEN),
             ),
             "qwen2" => (
-                Weights::Qwen2(quantized_qwen2::ModelWeights::from_gguf(content, &mut file, &device)?),
+                Weights::Qwen2(quantized_qwen2::ModelWeights::from_gguf(
+                    content, &mut file, &device,
+                )?),
                 context_length.min(32768),
             ),
             other => bail!(
@@ -139,13 +143,6 @@ impl Llm {
             name,
             device,
         })
-    }
-
-    pub fn count_tokens(&self, text: &str) -> usize {
-        self.tokenizer
-            .encode(text, false)
-            .map(|e| e.len())
-            .unwrap_or(text.len() / 3)
     }
 
     /// Renders `messages` with the model's chat template and generates a reply, calling
@@ -175,11 +172,8 @@ impl Llm {
             .min(self.context_window - prompt_ids.len() - 1);
 
         self.reset();
-        let mut sampler = LogitsProcessor::new(
-            params.seed,
-            params.temperature.filter(|t| *t > 0.0),
-            None,
-        );
+        let mut sampler =
+            LogitsProcessor::new(params.seed, params.temperature.filter(|t| *t > 0.0), None);
         let started = Instant::now();
         let input = Tensor::new(prompt_ids.as_slice(), &self.device)?.unsqueeze(0)?;
         let logits = self.weights.forward(&input, 0)?.squeeze(0)?;
@@ -272,7 +266,13 @@ fn stop_token_ids(
         .iter()
         .filter_map(|key| meta_u32(metadata, key))
         .collect();
-    for marker in ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>", "</s>"] {
+    for marker in [
+        "<|im_end|>",
+        "<|eot_id|>",
+        "<end_of_turn>",
+        "<|endoftext|>",
+        "</s>",
+    ] {
         if let Some(id) = tokenizer.token_to_id(marker) {
             ids.push(id);
         }

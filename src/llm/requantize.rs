@@ -46,7 +46,10 @@ pub fn fast_variant(original: &Path) -> Result<PathBuf> {
     match convert(&content, &mut reader, &cached) {
         Ok(()) => Ok(cached),
         Err(error) => {
-            tracing::warn!("could not cache a Q8_0 copy at {}: {error:#}; using the original", cached.display());
+            tracing::warn!(
+                "could not cache a Q8_0 copy at {}: {error:#}; using the original",
+                cached.display()
+            );
             Ok(original.to_owned())
         }
     }
@@ -60,7 +63,11 @@ fn is_newer_or_same(cached: &Path, original: &Path) -> bool {
     }
 }
 
-fn convert(content: &gguf_file::Content, reader: &mut BufReader<File>, target: &Path) -> Result<()> {
+fn convert(
+    content: &gguf_file::Content,
+    reader: &mut BufReader<File>,
+    target: &Path,
+) -> Result<()> {
     let device = Device::Cpu;
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
@@ -74,8 +81,11 @@ fn convert(content: &gguf_file::Content, reader: &mut BufReader<File>, target: &
         };
         tensors.push((name.clone(), tensor));
     }
-    let mut metadata: Vec<(&str, &gguf_file::Value)> =
-        content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut metadata: Vec<(&str, &gguf_file::Value)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
     metadata.sort_by_key(|(k, _)| *k);
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
 

@@ -17,13 +17,16 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: "system".into(), content: content.into() }
+        Self {
+            role: "system".into(),
+            content: content.into(),
+        }
     }
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: "user".into(), content: content.into() }
-    }
-    pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: "assistant".into(), content: content.into() }
+        Self {
+            role: "user".into(),
+            content: content.into(),
+        }
     }
 }
 
@@ -60,7 +63,10 @@ impl ChatTemplate {
             }
             _ => Fallback::ChatMl,
         };
-        match metadata.get("tokenizer.chat_template").and_then(|v| v.to_string().ok()) {
+        match metadata
+            .get("tokenizer.chat_template")
+            .and_then(|v| v.to_string().ok())
+        {
             Some(source) => ChatTemplate::Jinja {
                 source: source.clone(),
                 bos_token: token("tokenizer.ggml.bos_token_id").unwrap_or_default(),
@@ -74,7 +80,12 @@ impl ChatTemplate {
     /// The prompt text for `messages`, ending where the assistant's reply begins.
     pub fn render(&self, messages: &[ChatMessage]) -> Result<String> {
         match self {
-            ChatTemplate::Jinja { source, bos_token, eos_token, fallback } => {
+            ChatTemplate::Jinja {
+                source,
+                bos_token,
+                eos_token,
+                fallback,
+            } => {
                 match render_jinja(source, bos_token, eos_token, messages) {
                     Ok(text) => Ok(text),
                     Err(error) => {
@@ -88,13 +99,21 @@ impl ChatTemplate {
     }
 }
 
-fn render_jinja(source: &str, bos: &str, eos: &str, messages: &[ChatMessage]) -> Result<String, Error> {
+fn render_jinja(
+    source: &str,
+    bos: &str,
+    eos: &str,
+    messages: &[ChatMessage],
+) -> Result<String, Error> {
     let mut env = Environment::new();
     // HF templates are written against Python's Jinja: str.strip(), dict.items() and friends.
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-    env.add_function("raise_exception", |message: String| -> Result<String, Error> {
-        Err(Error::new(ErrorKind::InvalidOperation, message))
-    });
+    env.add_function(
+        "raise_exception",
+        |message: String| -> Result<String, Error> {
+            Err(Error::new(ErrorKind::InvalidOperation, message))
+        },
+    );
     env.add_template("chat", source)?;
     env.get_template("chat")?.render(context! {
         messages => messages,
@@ -109,7 +128,10 @@ fn render_builtin(format: Fallback, messages: &[ChatMessage]) -> String {
     match format {
         Fallback::ChatMl => {
             for m in messages {
-                out.push_str(&format!("<|im_start|>{}\n{}<|im_end|>\n", m.role, m.content));
+                out.push_str(&format!(
+                    "<|im_start|>{}\n{}<|im_end|>\n",
+                    m.role, m.content
+                ));
             }
             out.push_str("<|im_start|>assistant\n");
         }
@@ -177,7 +199,12 @@ mod tests {
             eos_token: String::new(),
             fallback: Fallback::Gemma,
         };
-        let rendered = template.render(&[ChatMessage::system("S"), ChatMessage::user("Q")]).unwrap();
-        assert_eq!(rendered, "<bos><start_of_turn>user\nS\n\nQ<end_of_turn>\n<start_of_turn>model\n");
+        let rendered = template
+            .render(&[ChatMessage::system("S"), ChatMessage::user("Q")])
+            .unwrap();
+        assert_eq!(
+            rendered,
+            "<bos><start_of_turn>user\nS\n\nQ<end_of_turn>\n<start_of_turn>model\n"
+        );
     }
 }

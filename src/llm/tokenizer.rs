@@ -35,9 +35,15 @@ fn strings(metadata: &HashMap<String, Value>, key: &str) -> Result<Option<Vec<St
     let Some(value) = metadata.get(key) else {
         return Ok(None);
     };
-    let list = value.to_vec().with_context(|| format!("{key} is not a list"))?;
+    let list = value
+        .to_vec()
+        .with_context(|| format!("{key} is not a list"))?;
     list.iter()
-        .map(|v| v.to_string().cloned().with_context(|| format!("{key} holds a non-string")))
+        .map(|v| {
+            v.to_string()
+                .cloned()
+                .with_context(|| format!("{key} holds a non-string"))
+        })
         .collect::<Result<Vec<_>>>()
         .map(Some)
 }
@@ -50,7 +56,9 @@ fn numbers<T>(
     let Some(value) = metadata.get(key) else {
         return Ok(None);
     };
-    let list = value.to_vec().with_context(|| format!("{key} is not a list"))?;
+    let list = value
+        .to_vec()
+        .with_context(|| format!("{key} is not a list"))?;
     list.iter()
         .map(|v| convert(v).with_context(|| format!("{key} holds a non-number")))
         .collect::<Result<Vec<_>>>()
@@ -95,12 +103,8 @@ pub fn tokenizer_json(metadata: &HashMap<String, Value>) -> Result<Json> {
                 .and_then(|v| v.to_string().ok())
                 .map(String::as_str)
                 .unwrap_or("default");
-            let byte_level = |use_regex: bool| {
-                json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex})
-            };
-            let split = |pattern: &str| {
-                json!({"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false})
-            };
+            let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex});
+            let split = |pattern: &str| json!({"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false});
             let pre_tokenizer = match pre {
                 "smollm" => json!({"type": "Sequence", "pretokenizers": [
                     {"type": "Digits", "individual_digits": true}, byte_level(true)]}),
@@ -138,7 +142,8 @@ pub fn tokenizer_json(metadata: &HashMap<String, Value>) -> Result<Json> {
             if add_space_prefix {
                 normalizers.push(json!({"type": "Prepend", "prepend": "▁"}));
             }
-            normalizers.push(json!({"type": "Replace", "pattern": {"String": " "}, "content": "▁"}));
+            normalizers
+                .push(json!({"type": "Replace", "pattern": {"String": " "}, "content": "▁"}));
             let mut decoders = vec![
                 json!({"type": "Replace", "pattern": {"String": "▁"}, "content": " "}),
                 json!({"type": "ByteFallback"}),
@@ -179,7 +184,11 @@ pub fn tokenizer_json(metadata: &HashMap<String, Value>) -> Result<Json> {
 /// SentencePiece BPE ranks a merge by the score of the piece it produces. Every split of every
 /// normal piece into two pieces that are both in the vocabulary is a merge; higher score first.
 fn merges_from_scores(tokens: &[String], scores: &[f32], types: Option<&[i32]>) -> Vec<String> {
-    let ids: HashMap<&str, usize> = tokens.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+    let ids: HashMap<&str, usize> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
     let mut merges: Vec<(f32, usize, usize, String)> = Vec::new();
     for (id, piece) in tokens.iter().enumerate() {
         let normal = types.and_then(|t| t.get(id)).is_none_or(|&t| t == 1);
@@ -203,7 +212,12 @@ mod tests {
     use super::*;
 
     fn string_list(items: &[&str]) -> Value {
-        Value::Array(items.iter().map(|s| Value::String((*s).to_owned())).collect())
+        Value::Array(
+            items
+                .iter()
+                .map(|s| Value::String((*s).to_owned()))
+                .collect(),
+        )
     }
 
     /// The model `make models` installs; these tests read the real file.
@@ -230,15 +244,26 @@ mod tests {
     #[test]
     fn the_shipped_tokenizer_keeps_chat_markers_whole_and_splits_digits() {
         let tokenizer = shipped_tokenizer();
-        let ids = tokenizer.encode("<|im_start|>user", false).unwrap().get_ids().to_vec();
+        let ids = tokenizer
+            .encode("<|im_start|>user", false)
+            .unwrap()
+            .get_ids()
+            .to_vec();
         assert_eq!(ids[0], tokenizer.token_to_id("<|im_start|>").unwrap());
         let digits = tokenizer.encode("2024", false).unwrap();
-        assert_eq!(digits.get_ids().len(), 4, "SmolLM2 splits digits one by one");
+        assert_eq!(
+            digits.get_ids().len(),
+            4,
+            "SmolLM2 splits digits one by one"
+        );
     }
 
     #[test]
     fn sentencepiece_merges_follow_scores() {
-        let tokens: Vec<String> = ["▁", "a", "b", "ab", "▁ab"].iter().map(|s| s.to_string()).collect();
+        let tokens: Vec<String> = ["▁", "a", "b", "ab", "▁ab"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let merges = merges_from_scores(&tokens, &[0.0, 0.0, 0.0, -1.0, -2.0], None);
         assert_eq!(merges, vec!["a b".to_owned(), "▁ ab".to_owned()]);
     }

@@ -126,12 +126,13 @@ impl Store {
     /// The embedding model recorded in the store, if any document was ever written.
     pub async fn embedding_spec(&self) -> Result<Option<EmbeddingSpec>> {
         let meta = self.meta_values().await?;
-        let (Some(model), Some(dimension)) = (meta.get("embed_model"), meta.get("embed_dim")) else {
+        let (Some(model), Some(dimension)) = (meta.get("embed_model"), meta.get("embed_dim"))
+        else {
             return Ok(None);
         };
-        let dimension = dimension
-            .parse()
-            .map_err(|_| StoreError::Damaged(self.uri.clone(), format!("embed_dim {dimension:?}")))?;
+        let dimension = dimension.parse().map_err(|_| {
+            StoreError::Damaged(self.uri.clone(), format!("embed_dim {dimension:?}"))
+        })?;
         Ok(Some(EmbeddingSpec {
             model: model.clone(),
             dimension,
@@ -201,7 +202,11 @@ impl Store {
 
     /// Writes one document: first clears any chunks a crashed earlier write left behind,
     /// then appends the chunks, then the document row that makes them visible.
-    pub async fn put_document(&self, document: &DocumentRecord, chunks: &[ChunkRecord]) -> Result<()> {
+    pub async fn put_document(
+        &self,
+        document: &DocumentRecord,
+        chunks: &[ChunkRecord],
+    ) -> Result<()> {
         let table = self.chunks_table()?;
         let dimension = self.dimension().await?;
         let id = sql_string(&document.doc_id);
@@ -273,12 +278,18 @@ impl Store {
             let distances = batch
                 .column_by_name("_distance")
                 .and_then(|c| c.as_any().downcast_ref::<arrow_array::Float32Array>())
-                .ok_or_else(|| StoreError::Damaged(self.uri.clone(), "no _distance column".into()))?;
+                .ok_or_else(|| {
+                    StoreError::Damaged(self.uri.clone(), "no _distance column".into())
+                })?;
             for (i, chunk) in rows.into_iter().enumerate() {
                 let Some(document) = documents.get(&chunk.doc_id) else {
                     continue;
                 };
-                let distance = if distances.is_null(i) { 2.0 } else { distances.value(i) };
+                let distance = if distances.is_null(i) {
+                    2.0
+                } else {
+                    distances.value(i)
+                };
                 hits.push(Hit {
                     document: Arc::clone(document),
                     chunk,
@@ -304,7 +315,9 @@ impl Store {
         self.embedding_spec()
             .await?
             .map(|s| s.dimension)
-            .ok_or_else(|| StoreError::Damaged(self.uri.clone(), "no embedding model recorded".into()))
+            .ok_or_else(|| {
+                StoreError::Damaged(self.uri.clone(), "no embedding model recorded".into())
+            })
     }
 
     async fn meta_values(&self) -> Result<HashMap<String, String>> {

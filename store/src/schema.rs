@@ -32,10 +32,7 @@ pub struct DocumentRecord {
 impl DocumentRecord {
     /// The file name alone, as citations show it.
     pub fn file_name(&self) -> &str {
-        self.path
-            .rsplit(['/', '\\'])
-            .next()
-            .unwrap_or(&self.path)
+        self.path.rsplit(['/', '\\']).next().unwrap_or(&self.path)
     }
 }
 
@@ -108,14 +105,26 @@ pub fn documents_batch(docs: &[DocumentRecord]) -> Result<RecordBatch, ArrowErro
     RecordBatch::try_new(
         documents_schema(),
         vec![
-            Arc::new(StringArray::from_iter_values(docs.iter().map(|d| d.doc_id.as_str()))),
-            Arc::new(StringArray::from_iter_values(docs.iter().map(|d| d.path.as_str()))),
-            Arc::new(StringArray::from_iter(docs.iter().map(|d| d.title.as_deref()))),
-            Arc::new(UInt64Array::from_iter_values(docs.iter().map(|d| d.size_bytes))),
+            Arc::new(StringArray::from_iter_values(
+                docs.iter().map(|d| d.doc_id.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                docs.iter().map(|d| d.path.as_str()),
+            )),
+            Arc::new(StringArray::from_iter(
+                docs.iter().map(|d| d.title.as_deref()),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                docs.iter().map(|d| d.size_bytes),
+            )),
             Arc::new(UInt32Array::from_iter_values(docs.iter().map(|d| d.pages))),
             Arc::new(UInt32Array::from_iter_values(docs.iter().map(|d| d.chunks))),
-            Arc::new(UInt32Array::from_iter_values(docs.iter().map(|d| d.pages_without_text))),
-            Arc::new(Int64Array::from_iter_values(docs.iter().map(|d| d.ingested_at_ms))),
+            Arc::new(UInt32Array::from_iter_values(
+                docs.iter().map(|d| d.pages_without_text),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                docs.iter().map(|d| d.ingested_at_ms),
+            )),
         ],
     )
 }
@@ -138,12 +147,22 @@ pub fn chunks_batch(chunks: &[ChunkRecord], dimension: usize) -> Result<RecordBa
     RecordBatch::try_new(
         chunks_schema(dimension),
         vec![
-            Arc::new(StringArray::from_iter_values(chunks.iter().map(|c| c.doc_id.as_str()))),
+            Arc::new(StringArray::from_iter_values(
+                chunks.iter().map(|c| c.doc_id.as_str()),
+            )),
             Arc::new(UInt32Array::from_iter_values(chunks.iter().map(|c| c.page))),
-            Arc::new(UInt32Array::from_iter_values(chunks.iter().map(|c| c.chunk_index))),
-            Arc::new(UInt32Array::from_iter_values(chunks.iter().map(|c| c.char_start))),
-            Arc::new(UInt32Array::from_iter_values(chunks.iter().map(|c| c.char_end))),
-            Arc::new(StringArray::from_iter_values(chunks.iter().map(|c| c.text.as_str()))),
+            Arc::new(UInt32Array::from_iter_values(
+                chunks.iter().map(|c| c.chunk_index),
+            )),
+            Arc::new(UInt32Array::from_iter_values(
+                chunks.iter().map(|c| c.char_start),
+            )),
+            Arc::new(UInt32Array::from_iter_values(
+                chunks.iter().map(|c| c.char_end),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                chunks.iter().map(|c| c.text.as_str()),
+            )),
             Arc::new(vectors),
         ],
     )
@@ -153,7 +172,9 @@ fn column<'a, T: Array + 'static>(batch: &'a RecordBatch, name: &str) -> Result<
     batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<T>())
-        .ok_or_else(|| ArrowError::SchemaError(format!("column {name} is missing or of the wrong type")))
+        .ok_or_else(|| {
+            ArrowError::SchemaError(format!("column {name} is missing or of the wrong type"))
+        })
 }
 
 pub fn meta_from_batch(batch: &RecordBatch) -> Result<HashMap<String, String>, ArrowError> {
@@ -226,7 +247,13 @@ mod tests {
 
     #[test]
     fn documents_round_trip_through_arrow() {
-        let docs = vec![document(), DocumentRecord { title: None, ..document() }];
+        let docs = vec![
+            document(),
+            DocumentRecord {
+                title: None,
+                ..document()
+            },
+        ];
         let batch = documents_batch(&docs).unwrap();
         assert_eq!(documents_from_batch(&batch).unwrap(), docs);
         assert_eq!(docs[0].file_name(), "lease.pdf");
@@ -245,7 +272,13 @@ mod tests {
         };
         let batch = chunks_batch(std::slice::from_ref(&chunk), 4).unwrap();
         let back = chunks_from_batch(&batch).unwrap();
-        assert_eq!(back[0], ChunkRecord { vector: vec![], ..chunk.clone() });
+        assert_eq!(
+            back[0],
+            ChunkRecord {
+                vector: vec![],
+                ..chunk.clone()
+            }
+        );
         assert!(chunks_batch(&[chunk], 3).is_err());
     }
 }
