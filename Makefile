@@ -10,7 +10,7 @@ MODELS ?= $(CURDIR)/models
 export DOSSIER_MODELS := $(MODELS)
 DOSSIER := $(CARGO_TARGET_DIR)/debug/dossier
 DEMO_STORE := $(CURDIR)/target/demo-store
-DEMO_QUESTION ?= How much notice does the customer have to give to end the Corvane agreement for convenience?
+DEMO_QUESTION ?= How much advance notice must the customer give to terminate the Corvane agreement for convenience?
 
 .PHONY: all setup system models build demo test bench lint clean-demo
 

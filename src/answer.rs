@@ -192,45 +192,28 @@ pub fn term_coverage(question: &str, text: &str) -> f32 {
     wanted.iter().filter(|s| have.contains(*s)).count() as f32 / wanted.len() as f32
 }
 
-/// Thresholds for answering at all, calibrated on samples/qa.jsonl (see BENCHMARKS.md).
+/// When to answer at all, calibrated on samples/qa.jsonl (BENCHMARKS.md): every answerable
+/// question's best passage scored at least 0.34, questions on absent topics at most 0.15.
+/// Word-overlap thresholds were tried and dropped: they refused 30% of answerable
+/// questions (paraphrases share few words) and none of the unanswerable ones.
 #[derive(Debug, Clone, Copy)]
 pub struct RefusalPolicy {
-    /// Below this cosine similarity of the best passage, refuse outright.
+    /// Below this cosine similarity of the best passage, refuse without calling the model.
     pub min_score: f32,
-    /// Between `min_score` and this, answer only if the best passage also shares at least
-    /// `min_coverage` of the question's content words.
-    pub confident_score: f32,
-    pub min_coverage: f32,
 }
 
 impl Default for RefusalPolicy {
     fn default() -> Self {
-        Self {
-            min_score: 0.30,
-            confident_score: 0.55,
-            min_coverage: 0.34,
-        }
+        Self { min_score: 0.25 }
     }
 }
 
 impl RefusalPolicy {
     /// True when the passages are too weak to answer from.
-    pub fn should_refuse(&self, question: &str, passages: &[Passage]) -> bool {
-        let Some(best) = passages.first() else {
-            return true;
-        };
-        if best.score < self.min_score {
-            return true;
-        }
-        if best.score >= self.confident_score {
-            return false;
-        }
-        let coverage = passages
-            .iter()
-            .take(3)
-            .map(|p| term_coverage(question, &p.text))
-            .fold(0.0, f32::max);
-        coverage < self.min_coverage
+    pub fn should_refuse(&self, passages: &[Passage]) -> bool {
+        passages
+            .first()
+            .is_none_or(|best| best.score < self.min_score)
     }
 }
 
@@ -369,7 +352,8 @@ pub fn is_supported(answer: &str, evidence: &[Evidence]) -> bool {
     let numbers_found = answer_terms
         .iter()
         .filter(|t| t.chars().any(|c| c.is_ascii_digit()))
-        .all(|n| evidence_terms.contains(n) || evidence_text.contains(n.as_str()));
+        // Whole terms only: "12" is not backed by "12.1" or "120".
+        .all(|n| evidence_terms.contains(n));
     numbers_found && (answer_terms.is_empty() || term_coverage(answer, &evidence_text) >= 0.5)
 }
 
@@ -466,19 +450,11 @@ mod tests {
     }
 
     #[test]
-    fn refusal_policy_uses_score_and_coverage() {
+    fn refusal_policy_refuses_weak_or_missing_passages() {
         let policy = RefusalPolicy::default();
-        assert!(policy.should_refuse("anything", &[]));
-        assert!(policy.should_refuse("What is the fee?", &[passage("The fee is 10.", 0.1)]));
-        assert!(!policy.should_refuse("What is the fee?", &[passage("The fee is 10.", 0.9)]));
-        assert!(!policy.should_refuse(
-            "What is the monthly fee?",
-            &[passage("The monthly fee is 10.", 0.4)]
-        ));
-        assert!(policy.should_refuse(
-            "Who is the dentist?",
-            &[passage("The monthly fee is 10.", 0.4)]
-        ));
+        assert!(policy.should_refuse(&[]));
+        assert!(policy.should_refuse(&[passage("The fee is 10.", 0.1)]));
+        assert!(!policy.should_refuse(&[passage("The fee is 10.", 0.4)]));
     }
 
     #[test]
@@ -499,5 +475,9 @@ mod tests {
         );
         assert!(is_supported("120 days notice.", &evidence[..1]));
         assert!(!is_supported("1.25 days.", &evidence[..1]));
+        assert!(
+            !is_supported("12 days notice.", &evidence[..1]),
+            "a number is matched whole"
+        );
     }
 }

@@ -42,7 +42,11 @@ fn ingest_and_ask_succeed_with_no_network_at_all() {
         .skip(2)
         .filter_map(|line| line.split(':').next().map(|name| name.trim().to_owned()))
         .collect();
-    assert_eq!(interfaces, vec!["lo".to_owned()], "the namespace has other interfaces");
+    assert_eq!(
+        interfaces,
+        vec!["lo".to_owned()],
+        "the namespace has other interfaces"
+    );
 
     let ingest = ok(&mut in_netns(&["ingest", samples().to_str().unwrap()]));
     assert!(stderr(&ingest).contains("3 added"), "{}", stderr(&ingest));

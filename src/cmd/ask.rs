@@ -69,9 +69,8 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
 
     let policy = RefusalPolicy {
         min_score: args.min_score,
-        ..RefusalPolicy::default()
     };
-    if policy.should_refuse(&args.question, &passages) {
+    if policy.should_refuse(&passages) {
         return refuse(
             &args,
             &passages,

@@ -83,7 +83,8 @@ struct Scores {
     questions: usize,
     page_hit_at: BTreeMap<usize, f64>,
     file_hit_at: BTreeMap<usize, f64>,
-    mrr: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mrr: Option<f64>,
     /// Share of answerable questions whose answer contains a gold string.
     answer_contains_gold: Option<f64>,
     /// Share of unanswerable questions refused.
@@ -152,7 +153,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         let t = Instant::now();
         let passages = retriever.search(runtime, &vector, max_k)?;
         let search = t.elapsed();
-        let retrieval_refused = policy.should_refuse(&item.question, &passages);
+        let retrieval_refused = policy.should_refuse(&passages);
         let mut row = Row {
             id: item.id.clone(),
             kind: item.kind.clone().unwrap_or_else(|| "answerable".into()),
@@ -285,11 +286,13 @@ fn score(rows: &[&Row], ks: &[usize], items: &[QaItem]) -> Scores {
                 / n,
         );
     }
-    scores.mrr = answerable
-        .iter()
-        .map(|r| r.page_rank.map(|x| 1.0 / x as f64).unwrap_or(0.0))
-        .sum::<f64>()
-        / n;
+    scores.mrr = (!answerable.is_empty()).then(|| {
+        answerable
+            .iter()
+            .map(|r| r.page_rank.map(|x| 1.0 / x as f64).unwrap_or(0.0))
+            .sum::<f64>()
+            / n
+    });
 
     let refused = |r: &Row| r.refused.unwrap_or(r.retrieval_refused);
     let unanswerables: Vec<&&Row> = rows.iter().filter(|r| unanswerable(r)).collect();
@@ -351,8 +354,10 @@ fn print_table(ks: &[usize], overall: &Scores, per_kind: &BTreeMap<String, Score
             out.push_str(&format!(" {:>7}", pct(s.file_hit_at.get(k).copied())));
         }
         out.push_str(&format!(
-            " {:>6.3} {:>7} {:>7} {:>7}",
-            s.mrr,
+            " {:>6} {:>7} {:>7} {:>7}",
+            s.mrr
+                .map(|m| format!("{m:.3}"))
+                .unwrap_or_else(|| "-".into()),
             pct(s.answer_contains_gold),
             pct(s.refusal_rate),
             pct(s.false_refusal_rate)

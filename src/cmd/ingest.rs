@@ -29,8 +29,9 @@ pub struct IngestArgs {
     /// whole in one of them.
     #[arg(long, default_value_t = 32)]
     overlap_tokens: u16,
-    /// Chunks embedded per batch.
-    #[arg(long, default_value_t = 32)]
+    /// Chunks embedded per ONNX Runtime call. On 2 cores one at a time measured fastest
+    /// (padding to a batch's longest chunk costs more than the calls save; BENCHMARKS.md).
+    #[arg(long, default_value_t = 1)]
     batch_size: usize,
     /// Print a JSON report on stdout instead of the summary line.
     #[arg(long)]
