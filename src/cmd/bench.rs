@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use dossier_ingest::{embed, Chunker, EmbedderFiles};
-use dossier_store::{ChunkRecord, DocumentRecord, EmbeddingSpec, Store};
+use dossier_store::{EmbeddingSpec, Store};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
@@ -131,29 +131,9 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
     let mut vectors = vectors.into_iter();
     let started = Instant::now();
     for doc in &documents {
-        let chunks: Vec<ChunkRecord> = doc
-            .chunks
-            .iter()
-            .map(|c| ChunkRecord {
-                doc_id: doc.id.clone(),
-                page: c.page,
-                chunk_index: c.index,
-                char_start: c.char_start,
-                char_end: c.char_end,
-                text: c.text.clone(),
-                vector: vectors.next().unwrap_or_default(),
-            })
-            .collect();
-        let record = DocumentRecord {
-            doc_id: doc.id.clone(),
-            path: doc.path.to_string_lossy().into_owned(),
-            title: doc.title.clone(),
-            size_bytes: doc.size_bytes,
-            pages: doc.page_count,
-            chunks: chunks.len() as u32,
-            pages_without_text: 0,
-            ingested_at_ms: 0,
-        };
+        let doc_vectors: Vec<Vec<f32>> = vectors.by_ref().take(doc.chunks.len()).collect();
+        let record = super::ingest::document_record(doc, &doc.path.to_string_lossy());
+        let chunks = super::ingest::chunk_records(doc, doc_vectors);
         runtime.block_on(store.put_document(&record, &chunks))?;
     }
     results.push(measure(

@@ -278,7 +278,7 @@ fn report_failure(
     progress.inc(1);
 }
 
-fn document_record(prepared: &PreparedDocument, path: &str) -> DocumentRecord {
+pub(crate) fn document_record(prepared: &PreparedDocument, path: &str) -> DocumentRecord {
     DocumentRecord {
         doc_id: prepared.id.clone(),
         path: path.to_owned(),
@@ -294,7 +294,10 @@ fn document_record(prepared: &PreparedDocument, path: &str) -> DocumentRecord {
     }
 }
 
-fn chunk_records(prepared: &PreparedDocument, vectors: Vec<Vec<f32>>) -> Vec<ChunkRecord> {
+pub(crate) fn chunk_records(
+    prepared: &PreparedDocument,
+    vectors: Vec<Vec<f32>>,
+) -> Vec<ChunkRecord> {
     prepared
         .chunks
         .iter()

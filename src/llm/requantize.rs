@@ -90,8 +90,9 @@ fn convert(
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
 
     // Write beside the target and rename, so a crash never leaves a half-written model that
-    // a later run would trust.
-    let partial = target.with_extension("gguf.part");
+    // a later run would trust. The part file is per process: two first runs at once (parallel
+    // tests, two terminals) each write their own copy and the last rename wins.
+    let partial = target.with_extension(format!("gguf.{}.part", std::process::id()));
     {
         let mut out = BufWriter::new(
             File::create(&partial).with_context(|| format!("creating {}", partial.display()))?,

@@ -32,23 +32,10 @@ pub fn from_gguf(metadata: &HashMap<String, Value>) -> Result<Tokenizer> {
 }
 
 fn strings(metadata: &HashMap<String, Value>, key: &str) -> Result<Option<Vec<String>>> {
-    let Some(value) = metadata.get(key) else {
-        return Ok(None);
-    };
-    let list = value
-        .to_vec()
-        .with_context(|| format!("{key} is not a list"))?;
-    list.iter()
-        .map(|v| {
-            v.to_string()
-                .cloned()
-                .with_context(|| format!("{key} holds a non-string"))
-        })
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
+    list(metadata, key, |v| v.to_string().cloned())
 }
 
-fn numbers<T>(
+fn list<T>(
     metadata: &HashMap<String, Value>,
     key: &str,
     convert: impl Fn(&Value) -> candle_core::Result<T>,
@@ -60,7 +47,7 @@ fn numbers<T>(
         .to_vec()
         .with_context(|| format!("{key} is not a list"))?;
     list.iter()
-        .map(|v| convert(v).with_context(|| format!("{key} holds a non-number")))
+        .map(|v| convert(v).with_context(|| format!("{key} holds a value of another type")))
         .collect::<Result<Vec<_>>>()
         .map(Some)
 }
@@ -73,7 +60,7 @@ pub fn tokenizer_json(metadata: &HashMap<String, Value>) -> Result<Json> {
         .unwrap_or("gpt2");
     let tokens = strings(metadata, "tokenizer.ggml.tokens")?
         .context("the GGUF has no tokenizer.ggml.tokens: it carries no vocabulary")?;
-    let types = numbers(metadata, "tokenizer.ggml.token_type", |v| v.to_i32())?;
+    let types = list(metadata, "tokenizer.ggml.token_type", |v| v.to_i32())?;
 
     let added_tokens: Vec<Json> = tokens
         .iter()
@@ -123,7 +110,7 @@ pub fn tokenizer_json(metadata: &HashMap<String, Value>) -> Result<Json> {
             (model, Json::Null, pre_tokenizer, byte_level(true))
         }
         "llama" => {
-            let scores = numbers(metadata, "tokenizer.ggml.scores", |v| v.to_f32())?
+            let scores = list(metadata, "tokenizer.ggml.scores", |v| v.to_f32())?
                 .context("a SentencePiece-style GGUF tokenizer needs tokenizer.ggml.scores")?;
             let merges = match strings(metadata, "tokenizer.ggml.merges")? {
                 Some(merges) => merges,
