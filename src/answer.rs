@@ -293,6 +293,7 @@ pub fn select_evidence(
     max_sentences: usize,
 ) -> Vec<Evidence> {
     let wanted = stems(question);
+    let wants_quantity = asks_for_quantity(question);
     let mut candidates: Vec<Evidence> = Vec::new();
     for (p, passage) in passages.iter().enumerate() {
         for (position, sentence) in sentences(&passage.text).into_iter().enumerate() {
@@ -302,6 +303,18 @@ pub fn select_evidence(
             }
             let shared = wanted.iter().filter(|w| have.contains(*w)).count() as f32;
             let coverage = shared / wanted.len().max(1) as f32;
+            // A question about an amount, a date or a duration is answered by a sentence
+            // that states one; a heading that merely repeats the question's nouns is not.
+            let quantity_bonus = if wants_quantity && sentence.chars().any(|c| c.is_ascii_digit()) {
+                0.3
+            } else {
+                0.0
+            };
+            let fragment_penalty = if sentence.split_whitespace().count() < 5 {
+                0.5
+            } else {
+                1.0
+            };
             candidates.push(Evidence {
                 passage: p,
                 position,
@@ -309,7 +322,7 @@ pub fn select_evidence(
                     &sentence.split_whitespace().collect::<Vec<_>>().join(" "),
                     400,
                 ),
-                score: coverage + 0.5 * passage.score,
+                score: (coverage + quantity_bonus) * fragment_penalty + 0.5 * passage.score,
             });
         }
     }
@@ -336,6 +349,39 @@ pub fn select_evidence(
     }
     chosen.sort_by_key(|e| (e.passage, e.position));
     chosen
+}
+
+/// Whether a question asks for an amount, a date, a duration or a count.
+fn asks_for_quantity(question: &str) -> bool {
+    let lower = question.to_lowercase();
+    const CUES: &[&str] = &[
+        "how much",
+        "how many",
+        "how long",
+        "how soon",
+        "how quickly",
+        "how often",
+        "how far",
+        "when ",
+        "what date",
+        "what time",
+        "what dose",
+        "what rate",
+        "what fee",
+        "what amount",
+        "what percentage",
+        "what size",
+        "what level",
+        "what weight",
+        "what limit",
+        "most ",
+        "maximum",
+        "minimum",
+        "highest",
+        "lowest",
+        "deadline",
+    ];
+    CUES.iter().any(|cue| lower.contains(cue))
 }
 
 /// Whether the generated answer is backed by the evidence: every number it states appears in
