@@ -46,8 +46,7 @@ pub fn dossier(store: &Path) -> Command {
 }
 
 pub fn run(command: &mut Command) -> Output {
-    let output = command.output().expect("dossier runs");
-    output
+    command.output().expect("dossier runs")
 }
 
 pub fn stdout(output: &Output) -> String {
