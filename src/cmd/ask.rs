@@ -249,11 +249,24 @@ fn cite(
         })
         .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    // Further citations must state a number the answer states, when it states any: a
+    // sentence about another notice period is not support for this one.
+    let numbers: Vec<String> = answer::content_terms(answer_text)
+        .into_iter()
+        .filter(|t| t.chars().any(|c| c.is_ascii_digit()))
+        .collect();
     let mut chosen: Vec<&answer::Evidence> = Vec::new();
     for (score, e) in ranked {
         let first = chosen.is_empty();
         if chosen.len() == 3 || (!first && score < 1.0) {
             break;
+        }
+        let states_a_number = numbers.is_empty()
+            || answer::content_terms(&e.sentence)
+                .iter()
+                .any(|t| numbers.contains(t));
+        if !first && !states_a_number {
+            continue;
         }
         if !chosen.iter().any(|c| c.passage == e.passage) {
             chosen.push(e);
