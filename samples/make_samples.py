@@ -566,24 +566,32 @@ def build(source, name="<source>", encrypt=None):
     return assemble(pages, doc.meta["title"], doc.meta["author"], encrypt=encrypt)
 
 
-def main(argv):
-    """Regenerate every sample; with --check, only report stale files."""
-    check = "--check" in argv
+def write_or_check(outputs, check, script):
+    """Write each (path, data) pair; with `check`, write nothing and report the files whose
+    bytes differ instead. Returns the exit code. Shared with tests/fixtures/make_fixtures.py."""
+    root = HERE.parent
     stale = []
-    for stem in DOCUMENTS:
-        src = TEXT_DIR / f"{stem}.txt"
-        data = build(src.read_text(encoding="utf-8"), name=str(src))
-        out = HERE / f"{stem}.pdf"
+    for path, data in outputs:
         if check:
-            if not out.exists() or out.read_bytes() != data:
-                stale.append(out.name)
+            if not path.exists() or path.read_bytes() != data:
+                stale.append(path.name)
             continue
-        out.write_bytes(data)
-        print(f"wrote {out.relative_to(HERE.parent)} ({len(data)} bytes)")
+        path.write_bytes(data)
+        print(f"wrote {path.relative_to(root)} ({len(data)} bytes)")
     if stale:
-        print("stale (rerun samples/make_samples.py):", ", ".join(stale))
+        print(f"stale (rerun {script}):", ", ".join(stale))
         return 1
     return 0
+
+
+def main(argv):
+    """Regenerate every sample; with --check, only report stale files."""
+    outputs = (
+        (HERE / f"{stem}.pdf",
+         build((TEXT_DIR / f"{stem}.txt").read_text(encoding="utf-8"), name=str(TEXT_DIR / f"{stem}.txt")))
+        for stem in DOCUMENTS
+    )
+    return write_or_check(outputs, "--check" in argv, "samples/make_samples.py")
 
 
 if __name__ == "__main__":

@@ -174,8 +174,8 @@ pub struct Response {
     pub stats: llm::GenerationStats,
 }
 
-/// Prompts the model with the passages that fit, streams its text to `on_text`, and attaches
-/// citations. Shared by `ask` and `eval --answers`, so that eval measures what users get.
+/// Prompts the model with evidence sentences selected from `passages`, streams its text to
+/// `on_text`, checks the answer against the evidence and attaches citations. Shared by `ask` and `eval --answers`, so that eval measures what users get.
 pub fn generate_answer(
     model: &mut Llm,
     question: &str,
