@@ -74,6 +74,8 @@ enum Command {
     Ls(cmd::ls::LsArgs),
     /// Score retrieval (and, with --answers, answers) against a QA file.
     Eval(cmd::eval::EvalArgs),
+    /// Print the text dossier extracts from PDFs, page by page (no store needed).
+    Extract(cmd::extract::ExtractArgs),
     /// Measure each stage's throughput on this machine against a reference run.
     Bench(cmd::bench::BenchArgs),
 }
@@ -137,6 +139,7 @@ fn main() -> ExitCode {
             Command::Ask(args) => cmd::ask::run(&runtime, &cli.global, args),
             Command::Ls(args) => cmd::ls::run(&runtime, &cli.global, args),
             Command::Eval(args) => cmd::eval::run(&runtime, &cli.global, args),
+            Command::Extract(args) => cmd::extract::run(&runtime, &cli.global, args),
             Command::Bench(args) => cmd::bench::run(&runtime, &cli.global, args),
         });
     match result {

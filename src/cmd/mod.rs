@@ -3,6 +3,7 @@
 pub mod ask;
 pub mod bench;
 pub mod eval;
+pub mod extract;
 pub mod ingest;
 pub mod ls;
 pub mod search;

@@ -1,0 +1,119 @@
+//! `dossier extract`: the text dossier would index, page by page, without touching a store.
+//!
+//! For checking what a PDF gives before ingesting it, and for the extraction benchmark
+//! (`bench/extract/`), which compares it with pdftotext and pypdf.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+use dossier_ingest::pdf::{self, PageStatus};
+use serde::Serialize;
+use tokio::runtime::Runtime;
+
+use crate::GlobalArgs;
+
+#[derive(Args, Debug)]
+pub struct ExtractArgs {
+    /// PDF files to read.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// User password for encrypted files (the empty password is always tried first).
+    #[arg(long, env = "DOSSIER_PDF_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Print one JSON object per file (one per line) instead of plain text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct ExtractedFile {
+    file: String,
+    title: Option<String>,
+    /// Set when the whole file failed; `pages` is then empty.
+    error: Option<String>,
+    pages: Vec<ExtractedPage>,
+    millis: f64,
+}
+
+#[derive(Serialize)]
+struct ExtractedPage {
+    page: u32,
+    /// "text", "no_text" or "failed".
+    status: &'static str,
+    reason: Option<String>,
+    text: String,
+}
+
+pub fn run(_runtime: &Runtime, _global: &GlobalArgs, args: ExtractArgs) -> Result<u8> {
+    let mut code = crate::exit::OK;
+    for path in &args.files {
+        let shown = path.display().to_string();
+        let started = Instant::now();
+        let outcome = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                pdf::extract(&bytes, args.password.as_deref()).map_err(|e| e.to_string())
+            });
+        let millis = super::millis(started.elapsed());
+        let file = match outcome {
+            Ok(text) => ExtractedFile {
+                file: shown.clone(),
+                title: text.title,
+                error: None,
+                pages: text
+                    .pages
+                    .into_iter()
+                    .map(|p| {
+                        let (status, reason) = match p.status {
+                            PageStatus::Text => ("text", None),
+                            PageStatus::NoText => ("no_text", None),
+                            PageStatus::Failed(reason) => ("failed", Some(reason)),
+                        };
+                        ExtractedPage {
+                            page: p.number,
+                            status,
+                            reason,
+                            text: p.text,
+                        }
+                    })
+                    .collect(),
+                millis,
+            },
+            Err(reason) => {
+                code = crate::exit::PARTIAL;
+                ExtractedFile {
+                    file: shown.clone(),
+                    title: None,
+                    error: Some(reason),
+                    pages: Vec::new(),
+                    millis,
+                }
+            }
+        };
+        if args.json {
+            println!("{}", serde_json::to_string(&file)?);
+            continue;
+        }
+        if let Some(error) = &file.error {
+            eprintln!("{shown}: {error}");
+            continue;
+        }
+        for page in &file.pages {
+            match page.status {
+                "text" => println!("=== {shown} page {} ===\n{}\n", page.page, page.text),
+                "no_text" => println!(
+                    "=== {shown} page {}: no text layer (scanned?) ===\n",
+                    page.page
+                ),
+                _ => println!(
+                    "=== {shown} page {}: failed: {} ===\n",
+                    page.page,
+                    page.reason.as_deref().unwrap_or("unknown")
+                ),
+            }
+        }
+    }
+    Ok(code)
+}
