@@ -15,7 +15,13 @@ fn main() {
         eprintln!("{path}: {e}");
         std::process::exit(1);
     });
-    match pdf::extract(&bytes, password.as_deref()) {
+    match pdf::extract(
+        &bytes,
+        &pdf::ExtractOptions {
+            password,
+            ..Default::default()
+        },
+    ) {
         Ok(text) => {
             println!("title: {}", text.title.as_deref().unwrap_or("-"));
             for page in &text.pages {

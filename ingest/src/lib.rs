@@ -7,6 +7,7 @@
 pub mod chunk;
 pub mod discover;
 pub mod embed;
+pub mod ocr;
 pub mod pdf;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,8 @@ use sha2::{Digest, Sha256};
 pub use chunk::{ChunkSpan, Chunker};
 pub use discover::discover;
 pub use embed::{Embedder, EmbedderFiles};
-pub use pdf::{PageStatus, PdfError};
+pub use ocr::OcrMode;
+pub use pdf::{ExtractOptions, PageStatus, PdfError};
 
 /// A document's identity is the sha256 of its bytes: the same file under another name is the
 /// same document, and a changed file is a new one.
@@ -68,10 +70,10 @@ pub fn prepare(
     path: &Path,
     bytes: &[u8],
     id: String,
-    password: Option<&str>,
+    options: &ExtractOptions,
     chunker: &Chunker,
 ) -> Result<PreparedDocument, IngestError> {
-    let text = pdf::extract(bytes, password)?;
+    let text = pdf::extract(bytes, options)?;
     let mut chunks = Vec::new();
     let mut pages_without_text = Vec::new();
     let mut failed_pages = Vec::new();

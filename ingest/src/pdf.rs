@@ -62,11 +62,19 @@ impl PdfText {
     }
 }
 
+/// How to read a PDF.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractOptions {
+    /// Tried as the user password of an encrypted file; without one, the empty password is
+    /// tried, which opens "print-protected" files that readers open silently.
+    pub password: Option<String>,
+    /// Whether pages without a text layer are OCR'd (needs `tesseract` on PATH).
+    pub ocr: crate::ocr::OcrMode,
+}
+
 /// Extracts the text of every page of a PDF held in memory.
-///
-/// `password` is tried as the user password of an encrypted file; without one, the empty
-/// password is tried, which opens "print-protected" files that readers open silently.
-pub fn extract(bytes: &[u8], password: Option<&str>) -> Result<PdfText, PdfError> {
+pub fn extract(bytes: &[u8], options: &ExtractOptions) -> Result<PdfText, PdfError> {
+    let password = options.password.as_deref();
     if bytes.is_empty() {
         return Err(PdfError::Empty);
     }
@@ -252,9 +260,12 @@ mod tests {
 
     #[test]
     fn rejects_empty_and_non_pdf_bytes() {
-        assert_eq!(extract(b"", None).unwrap_err(), PdfError::Empty);
         assert_eq!(
-            extract(b"hello, this is text", None).unwrap_err(),
+            extract(b"", &ExtractOptions::default()).unwrap_err(),
+            PdfError::Empty
+        );
+        assert_eq!(
+            extract(b"hello, this is text", &ExtractOptions::default()).unwrap_err(),
             PdfError::NotPdf
         );
     }
@@ -264,7 +275,7 @@ mod tests {
         let mut bytes = b"%PDF-1.4\n".to_vec();
         bytes.extend((0..4000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8));
         assert!(matches!(
-            extract(&bytes, None),
+            extract(&bytes, &ExtractOptions::default()),
             Err(PdfError::Corrupt(_) | PdfError::NoPages)
         ));
     }

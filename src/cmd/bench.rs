@@ -78,7 +78,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
     for file in &files {
         let bytes = std::fs::read(file)?;
         let id = dossier_ingest::document_id(&bytes);
-        if let Ok(doc) = dossier_ingest::prepare(file, &bytes, id, None, &chunker) {
+        if let Ok(doc) = dossier_ingest::prepare(file, &bytes, id, &Default::default(), &chunker) {
             documents.push(doc);
         }
     }

@@ -22,6 +22,9 @@ pub struct ExtractArgs {
     /// User password for encrypted files (the empty password is always tried first).
     #[arg(long, env = "DOSSIER_PDF_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+    /// OCR pages that have no text layer: auto (when `tesseract` is installed), never, always.
+    #[arg(long, value_enum, default_value_t = dossier_ingest::OcrMode::Auto)]
+    ocr: dossier_ingest::OcrMode,
     /// Print one JSON object per file (one per line) instead of plain text.
     #[arg(long)]
     json: bool,
@@ -47,15 +50,17 @@ struct ExtractedPage {
 }
 
 pub fn run(_runtime: &Runtime, _global: &GlobalArgs, args: ExtractArgs) -> Result<u8> {
+    let options = pdf::ExtractOptions {
+        password: args.password.clone(),
+        ocr: args.ocr,
+    };
     let mut code = crate::exit::OK;
     for path in &args.files {
         let shown = path.display().to_string();
         let started = Instant::now();
         let outcome = std::fs::read(path)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| {
-                pdf::extract(&bytes, args.password.as_deref()).map_err(|e| e.to_string())
-            });
+            .and_then(|bytes| pdf::extract(&bytes, &options).map_err(|e| e.to_string()));
         let millis = super::millis(started.elapsed());
         let file = match outcome {
             Ok(text) => ExtractedFile {

@@ -22,6 +22,9 @@ pub struct IngestArgs {
     /// User password for encrypted PDFs (tried on every encrypted file of this run).
     #[arg(long, env = "DOSSIER_PDF_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+    /// OCR pages that have no text layer: auto (when `tesseract` is installed), never, always.
+    #[arg(long, value_enum, default_value_t = dossier_ingest::OcrMode::Auto)]
+    ocr: dossier_ingest::OcrMode,
     /// Chunk size limit in embedding tokens (the model reads at most 256, 2 go to markers).
     #[arg(long, default_value_t = 254, value_parser = clap::value_parser!(u16).range(16..=254))]
     chunk_tokens: u16,
@@ -86,6 +89,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
 
     let mut embedder = super::load_embedder(global)?;
     let tokenizer = embed::sizing_tokenizer(&EmbedderFiles::in_models_dir(&global.models))?;
+    let extract_options = dossier_ingest::ExtractOptions {
+        password: args.password.clone(),
+        ocr: args.ocr,
+    };
     let chunker = Chunker::new(
         tokenizer,
         args.chunk_tokens.into(),
@@ -144,19 +151,15 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
             continue;
         }
 
-        let prepared = match dossier_ingest::prepare(
-            file,
-            &bytes,
-            doc_id.clone(),
-            args.password.as_deref(),
-            &chunker,
-        ) {
-            Ok(prepared) => prepared,
-            Err(e) => {
-                report_failure(&progress, &mut reports, file, e.to_string());
-                continue;
-            }
-        };
+        let prepared =
+            match dossier_ingest::prepare(file, &bytes, doc_id.clone(), &extract_options, &chunker)
+            {
+                Ok(prepared) => prepared,
+                Err(e) => {
+                    report_failure(&progress, &mut reports, file, e.to_string());
+                    continue;
+                }
+            };
         for page in &prepared.pages_without_text {
             progress.suspend(|| eprintln!("note: {shown}: page {page}: no text layer (scanned?)"));
         }
