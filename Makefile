@@ -12,7 +12,7 @@ DOSSIER := $(CARGO_TARGET_DIR)/debug/dossier
 DEMO_STORE := $(CURDIR)/target/demo-store
 DEMO_QUESTION ?= How much advance notice must the customer give to terminate the Corvane agreement for convenience?
 
-.PHONY: all setup system models build demo test bench lint clean-demo
+.PHONY: all setup system models eval-data build demo test bench lint clean-demo
 
 all: build
 
@@ -24,6 +24,10 @@ models:
 
 setup: system models
 
+# Development corpus (third-party PDFs, not in git): pinned Debian packages, checked by sha256.
+eval-data:
+	@samples/eval/fetch.sh
+
 build: system
 	cargo build --workspace --all-targets
 
@@ -34,7 +38,7 @@ demo: setup build
 	@echo "$$ dossier ask \"$(DEMO_QUESTION)\""
 	@"$(DOSSIER)" --store "$(DEMO_STORE)" ask "$(DEMO_QUESTION)"
 
-test: setup
+test: setup eval-data
 	cargo test --workspace --no-fail-fast
 
 lint:

