@@ -8,8 +8,11 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use lopdf::content::Operation;
 use lopdf::{Document, LoadOptions};
 use unicode_normalization::UnicodeNormalization;
+
+use crate::layout::{self, GlyphCollector, PageLayout};
 
 /// Why a file yields no pages at all. Each variant's message is the reason shown to the
 /// user after the file name, so it is short and says what to do where something can be done.
@@ -81,7 +84,7 @@ pub fn extract(bytes: &[u8], options: &ExtractOptions) -> Result<PdfText, PdfErr
     if !has_pdf_header(bytes) {
         return Err(PdfError::NotPdf);
     }
-    let document = load(bytes, password)?;
+    let mut document = load(bytes, password)?;
     let page_ids = contained(|| document.get_pages())
         .map_err(|panic| PdfError::Corrupt(format!("page tree: {panic}")))?;
     if page_ids.is_empty() {
@@ -98,9 +101,26 @@ pub fn extract(bytes: &[u8], options: &ExtractOptions) -> Result<PdfText, PdfErr
     }
     let title = contained(|| document_title(&document)).ok().flatten();
 
-    let pages: Vec<Page> = page_ids
+    for &page_id in page_ids.values() {
+        // A page whose rewrite fails is still read as it is.
+        let _ = contained(|| expand_quote_operators(&mut document, page_id));
+    }
+    let mut layouts: Vec<(u32, Result<PageLayout, String>)> = page_ids
         .keys()
-        .map(|&number| extract_page(&document, number))
+        .map(|&number| (number, lay_out_page(&document, number)))
+        .collect();
+    let mut laid_out: Vec<PageLayout> = layouts
+        .iter_mut()
+        .filter_map(|(_, l)| l.as_mut().ok().map(std::mem::take))
+        .collect();
+    layout::drop_furniture(&mut laid_out);
+    let mut laid_out = laid_out.into_iter();
+    let pages: Vec<Page> = layouts
+        .into_iter()
+        .map(|(number, outcome)| {
+            let outcome = outcome.map(|_| laid_out.next().unwrap_or_default());
+            page_from(number, outcome)
+        })
         .collect();
 
     if !pages.iter().any(|p| p.status == PageStatus::Text) {
@@ -138,26 +158,72 @@ fn load(bytes: &[u8], password: Option<&str>) -> Result<Document, PdfError> {
         })
 }
 
-fn extract_page(document: &Document, number: u32) -> Page {
-    let outcome = contained(|| {
-        let mut raw = String::new();
-        let mut output = pdf_extract::PlainTextOutput::new(&mut raw);
-        pdf_extract::output_doc_page(document, &mut output, number).map(|()| raw)
-    });
+/// Rewrites the text operators `'` and `"` (next line, then show a string) as `T*` and `Tj`,
+/// which pdf-extract's interpreter knows. groff and Ghostscript use them for whole lines,
+/// which pdf-extract would otherwise drop without a word.
+fn expand_quote_operators(document: &mut Document, page_id: lopdf::ObjectId) {
+    let Ok(raw) = document.get_page_content(page_id) else {
+        return;
+    };
+    if !raw.iter().any(|&b| b == b'\'' || b == b'"') {
+        return;
+    }
+    let Ok(content) = lopdf::content::Content::decode(&raw) else {
+        return;
+    };
+    if !content
+        .operations
+        .iter()
+        .any(|op| op.operator == "'" || op.operator == "\"")
+    {
+        return;
+    }
+    let mut operations = Vec::with_capacity(content.operations.len() + 8);
+    for op in content.operations {
+        match (op.operator.as_str(), op.operands.as_slice()) {
+            ("'", [text]) => {
+                operations.push(Operation::new("T*", vec![]));
+                operations.push(Operation::new("Tj", vec![text.clone()]));
+            }
+            ("\"", [word_spacing, char_spacing, text]) => {
+                operations.push(Operation::new("Tw", vec![word_spacing.clone()]));
+                operations.push(Operation::new("Tc", vec![char_spacing.clone()]));
+                operations.push(Operation::new("T*", vec![]));
+                operations.push(Operation::new("Tj", vec![text.clone()]));
+            }
+            _ => operations.push(op),
+        }
+    }
+    if let Ok(encoded) = (lopdf::content::Content { operations }).encode() {
+        let _ = document.change_page_content(page_id, encoded);
+    }
+}
+
+/// Runs pdf-extract's content-stream interpreter over one page and lays out its glyphs.
+fn lay_out_page(document: &Document, number: u32) -> Result<PageLayout, String> {
+    match contained(|| {
+        let mut glyphs = GlyphCollector::default();
+        pdf_extract::output_doc_page(document, &mut glyphs, number).map(|()| glyphs)
+    }) {
+        Ok(Ok(glyphs)) => {
+            contained(|| glyphs.into_layout()).map_err(|panic| format!("layout crashed: {panic}"))
+        }
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(panic) => Err(format!("extractor crashed: {panic}")),
+    }
+}
+
+fn page_from(number: u32, outcome: Result<PageLayout, String>) -> Page {
     let (text, status) = match outcome {
-        Ok(Ok(raw)) => {
-            let text = tidy(&raw);
+        Ok(layout) => {
+            let text = tidy(&layout.render());
             if text.chars().any(char::is_alphanumeric) {
                 (text, PageStatus::Text)
             } else {
                 (String::new(), PageStatus::NoText)
             }
         }
-        Ok(Err(error)) => (String::new(), PageStatus::Failed(error.to_string())),
-        Err(panic) => (
-            String::new(),
-            PageStatus::Failed(format!("extractor crashed: {panic}")),
-        ),
+        Err(reason) => (String::new(), PageStatus::Failed(reason)),
     };
     Page {
         number,
