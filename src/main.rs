@@ -23,13 +23,16 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// `ingest`: some files could not be ingested; the others were.
     pub const PARTIAL: u8 = 3;
+    /// Another process is writing to the store (ingest, rm, optimize); `--wait` waits.
+    pub const BUSY: u8 = 4;
     /// Interrupted with Ctrl-C; the store is consistent.
     pub const INTERRUPTED: u8 = 130;
 }
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success (including \"the documents do not say\"), 1 error, 2 bad usage,
-3 some files failed to ingest (the rest landed), 130 interrupted.
+3 some files failed to ingest (the rest landed), 4 another process is writing to the
+store, 130 interrupted.
 
 Nothing is sent over the network: models are read from --models, data stays in --store.";
 
@@ -72,6 +75,12 @@ enum Command {
     Ask(cmd::ask::AskArgs),
     /// List the documents in the store.
     Ls(cmd::ls::LsArgs),
+    /// Remove documents from the store, by path (file or folder) or id prefix.
+    Rm(cmd::rm::RmArgs),
+    /// Compact the store, drop old versions and leftovers of interrupted writes.
+    Optimize(cmd::optimize::OptimizeArgs),
+    /// Check that every document in the store is whole (chunk rows against records).
+    Check(cmd::check::CheckArgs),
     /// Score retrieval (and, with --answers, answers) against a QA file.
     Eval(cmd::eval::EvalArgs),
     /// Print the text dossier extracts from PDFs, page by page (no store needed).
@@ -138,6 +147,9 @@ fn main() -> ExitCode {
             Command::Search(args) => cmd::search::run(&runtime, &cli.global, args),
             Command::Ask(args) => cmd::ask::run(&runtime, &cli.global, args),
             Command::Ls(args) => cmd::ls::run(&runtime, &cli.global, args),
+            Command::Rm(args) => cmd::rm::run(&runtime, &cli.global, args),
+            Command::Optimize(args) => cmd::optimize::run(&runtime, &cli.global, args),
+            Command::Check(args) => cmd::check::run(&runtime, &cli.global, args),
             Command::Eval(args) => cmd::eval::run(&runtime, &cli.global, args),
             Command::Extract(args) => cmd::extract::run(&runtime, &cli.global, args),
             Command::Bench(args) => cmd::bench::run(&runtime, &cli.global, args),

@@ -27,7 +27,9 @@ fn chunk_total(store: &Path) -> u64 {
 #[test]
 fn reingesting_the_same_folder_changes_nothing() {
     let store = tempfile::tempdir().unwrap();
-    let (output, first) = ingest_json(store.path(), &[&samples()]);
+    let samples = sample_pdfs();
+    let samples: Vec<&Path> = samples.iter().map(|p| p.as_path()).collect();
+    let (output, first) = ingest_json(store.path(), &samples);
     assert!(output.status.success(), "{}", stderr(&output));
     let files = first["summary"]["files"].as_u64().unwrap();
     assert!(files >= 3);
@@ -35,7 +37,7 @@ fn reingesting_the_same_folder_changes_nothing() {
     let chunks = chunk_total(store.path());
     assert_eq!(Some(chunks), first["summary"]["chunks"].as_u64());
 
-    let (output, second) = ingest_json(store.path(), &[&samples()]);
+    let (output, second) = ingest_json(store.path(), &samples);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(second["summary"]["unchanged"].as_u64(), Some(files));
     assert_eq!(second["summary"]["added"].as_u64(), Some(0));
@@ -93,7 +95,7 @@ fn each_bad_file_gets_one_clear_line_and_the_good_files_still_land() {
         ("image-only.pdf", "no text layer"),
     ];
     let mut command = dossier(store.path());
-    command.arg("ingest").arg(samples());
+    command.arg("ingest").args(sample_pdfs());
     for (name, _) in &expected {
         command.arg(fixtures().join(name));
     }

@@ -48,7 +48,10 @@ fn ingest_and_ask_succeed_with_no_network_at_all() {
         "the namespace has other interfaces"
     );
 
-    let ingest = ok(&mut in_netns(&["ingest", samples().to_str().unwrap()]));
+    let samples = sample_pdfs();
+    let mut args = vec!["ingest"];
+    args.extend(samples.iter().map(|p| p.to_str().unwrap()));
+    let ingest = ok(&mut in_netns(&args));
     assert!(stderr(&ingest).contains("3 added"), "{}", stderr(&ingest));
     let ask = ok(&mut in_netns(&[
         "ask",

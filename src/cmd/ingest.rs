@@ -1,14 +1,30 @@
-//! `dossier ingest`: files → store, one document at a time, each one committed whole.
+//! `dossier ingest`: files → store through a pipeline of bounded stages.
+//!
+//! ```text
+//!  readers (--extract-threads)      embedders (--embedders)         writer (this thread)
+//!  read, size limit, sha256,   ──▶  a window of ready documents ──▶ batched commits: chunks,
+//!  skip known ids, parse+chunk      embedded in length-sorted        then document rows; moves,
+//!  on an abandonable thread         batches                          replacements, progress
+//!  (--timeout, --max-pages)
+//! ```
+//!
+//! Every channel is bounded, so memory holds at most a few documents per stage whatever the
+//! size of the folder, and the readers run ahead of the embedder (the bottleneck) so that it
+//! never waits for parsing. A document becomes visible only when the commit of its batch's
+//! document rows lands (`Store::put_documents`); the write lock keeps other writers out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use dossier_ingest::{embed, Chunker, EmbedderFiles, PreparedDocument};
-use dossier_store::{ChunkRecord, DocumentRecord, EmbeddingSpec};
-use indicatif::{ProgressBar, ProgressStyle};
+use dossier_ingest::{embed, Chunker, Embedder, EmbedderFiles, ExtractOptions, PreparedDocument};
+use dossier_store::{ChunkRecord, DocumentRecord, EmbeddingSpec, Store};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
@@ -32,10 +48,42 @@ pub struct IngestArgs {
     /// whole in one of them.
     #[arg(long, default_value_t = 32)]
     overlap_tokens: u16,
-    /// Chunks embedded per ONNX Runtime call. On 2 cores one at a time measured fastest
-    /// (padding to a batch's longest chunk costs more than the calls save; BENCHMARKS.md).
+    /// Chunks embedded per ONNX Runtime call. Chunks of a window of documents are sorted by
+    /// length first, so a batch pads little; on 2 cores one at a time still measured fastest
+    /// (BENCHMARKS.md).
     #[arg(long, default_value_t = 1)]
     batch_size: usize,
+    /// Remove from the store the documents whose files, under the folders given, are gone.
+    #[arg(long)]
+    prune: bool,
+    /// When another process is writing to the store, wait for it instead of failing.
+    #[arg(long)]
+    wait: bool,
+    /// Threads that read, hash, parse and chunk files [default: a quarter of the cores, at
+    /// least 1].
+    #[arg(long)]
+    extract_threads: Option<usize>,
+    /// Embedding model instances run side by side, each with --threads / N ONNX threads
+    /// [default: 1, or one per 8 cores beyond 8].
+    #[arg(long)]
+    embedders: Option<usize>,
+    /// Files larger than this many MiB are skipped with an error.
+    #[arg(long, default_value_t = 256)]
+    max_file_mb: u64,
+    /// Documents with more pages than this are skipped with an error.
+    #[arg(long, default_value_t = 10_000)]
+    max_pages: u32,
+    /// Seconds one document may take to parse and chunk; a document that takes longer is
+    /// reported as failed and the batch goes on.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Commit when this many chunks are waiting to be written (one commit makes a batch of
+    /// documents visible at once).
+    #[arg(long, default_value_t = 2048, hide = true)]
+    commit_chunks: usize,
+    /// ... or when the oldest waiting document has waited this many seconds.
+    #[arg(long, default_value_t = 3.0, hide = true)]
+    commit_seconds: f64,
     /// Print a JSON report on stdout instead of the summary line.
     #[arg(long)]
     json: bool,
@@ -64,16 +112,89 @@ struct Summary {
     replaced: usize,
     unchanged: usize,
     failed: usize,
+    pruned: usize,
     pages: u64,
     chunks: u64,
     seconds: f64,
     chunks_per_second: f64,
+    /// Seconds the embedders spent inside the model (summed over embedders).
+    embed_seconds: f64,
+    /// Commits of document batches.
+    commits: usize,
+    optimized: bool,
     interrupted: bool,
+}
+
+/// Thread counts for this machine.
+struct Threads {
+    extract: usize,
+    embedders: usize,
+    /// ONNX Runtime intra-op threads per embedder (`None`: ONNX Runtime's default).
+    onnx: Option<usize>,
+}
+
+fn threads(global: &GlobalArgs, args: &IngestArgs) -> Threads {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Parsing is ~10× cheaper per page than embedding that page's chunks: a quarter of the
+    // cores keeps the embedders fed. One ONNX session stops scaling near 8 threads, so big
+    // machines run several side by side.
+    let extract = args.extract_threads.unwrap_or((cores / 4).max(1)).max(1);
+    let embedders = args
+        .embedders
+        .unwrap_or(if cores > 8 { cores / 8 } else { 1 })
+        .max(1);
+    let total = global.threads;
+    let onnx = match (total, embedders) {
+        (Some(t), n) => Some((t / n).max(1)),
+        (None, 1) => None,
+        (None, n) => Some((cores / n).max(1)),
+    };
+    Threads {
+        extract,
+        embedders,
+        onnx,
+    }
+}
+
+/// Reader → embedder: a parsed document.
+struct Parsed {
+    prepared: PreparedDocument,
+    absolute: String,
+}
+
+/// Anything → writer.
+enum Event {
+    /// Bytes already in the store (by id).
+    Known {
+        path: PathBuf,
+        absolute: String,
+        doc_id: String,
+    },
+    /// Bytes identical to another file of this run.
+    Duplicate {
+        path: PathBuf,
+        doc_id: String,
+    },
+    Failed {
+        path: PathBuf,
+        reason: String,
+    },
+    Embedded {
+        parsed: Parsed,
+        vectors: Vec<Vec<f32>>,
+    },
+    /// An embedder failed as a whole (not one file): the run stops.
+    Fatal(String),
 }
 
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u8> {
     let started = Instant::now();
     super::watch_interrupts();
+    let _lock = match super::lock_store(global, "ingest", args.wait)? {
+        Ok(lock) => lock,
+        Err(code) => return Ok(code),
+    };
+
     let (files, unreadable) = dossier_ingest::discover(&args.paths);
     let mut reports: Vec<FileReport> = unreadable
         .into_iter()
@@ -87,142 +208,159 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
         );
     }
 
-    let mut embedder = super::load_embedder(global)?;
-    let tokenizer = embed::sizing_tokenizer(&EmbedderFiles::in_models_dir(&global.models))?;
-    let extract_options = dossier_ingest::ExtractOptions {
-        password: args.password.clone(),
-        ocr: args.ocr,
-    };
-    let chunker = Chunker::new(
+    let threads = threads(global, &args);
+    let embed_files = EmbedderFiles::in_models_dir(&global.models);
+    let mut embedders = Vec::new();
+    for _ in 0..threads.embedders {
+        embedders.push(
+            Embedder::load(&embed_files, threads.onnx).context("loading the embedding model")?,
+        );
+    }
+    let tokenizer = embed::sizing_tokenizer(&embed_files)?;
+    let chunker = Arc::new(Chunker::new(
         tokenizer,
         args.chunk_tokens.into(),
         args.overlap_tokens.into(),
-    )?;
+    )?);
+    let extract_options = Arc::new(ExtractOptions {
+        password: args.password.clone(),
+        ocr: args.ocr,
+        ..Default::default()
+    });
     let mut store = super::open_store(runtime, global, true)?;
     runtime.block_on(store.ensure_embedding(&EmbeddingSpec {
-        model: embedder.model_name().to_owned(),
-        dimension: embedder.dimension(),
+        model: embedders[0].model_name().to_owned(),
+        dimension: embedders[0].dimension(),
     }))?;
     let existing = runtime.block_on(store.documents())?;
+    let known_ids: Arc<HashSet<String>> =
+        Arc::new(existing.iter().map(|d| d.doc_id.clone()).collect());
     let mut by_id: HashMap<String, DocumentRecord> = existing
-        .iter()
-        .map(|d| (d.doc_id.clone(), d.clone()))
+        .into_iter()
+        .map(|d| (d.doc_id.clone(), d))
         .collect();
 
-    let progress = progress_bar(files.len() as u64);
-    for file in &files {
-        if super::interrupted() {
-            break;
-        }
-        let shown = file.display().to_string();
-        progress.set_message(short_name(file));
-        let absolute = std::path::absolute(file).unwrap_or_else(|_| file.clone());
-        let absolute_str = absolute.to_string_lossy().into_owned();
-
-        let bytes = match std::fs::read(file) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                report_failure(&progress, &mut reports, file, format!("cannot read: {e}"));
-                continue;
-            }
-        };
-        let doc_id = dossier_ingest::document_id(&bytes);
-
-        if let Some(known) = by_id.get(&doc_id) {
-            let outcome = if known.path == absolute_str {
-                "unchanged"
-            } else if !Path::new(&known.path).exists() {
-                runtime.block_on(store.move_document(&doc_id, &absolute_str))?;
-                "moved"
-            } else {
-                // The same bytes under a second name: one document, cited by its first path.
-                "unchanged"
-            };
-            reports.push(FileReport {
-                path: shown,
-                outcome,
-                doc_id: Some(doc_id),
-                pages: known.pages,
-                chunks: known.chunks,
-                pages_without_text: Vec::new(),
-                error: None,
-            });
-            progress.inc(1);
-            continue;
-        }
-
-        let prepared =
-            match dossier_ingest::prepare(file, &bytes, doc_id.clone(), &extract_options, &chunker)
-            {
-                Ok(prepared) => prepared,
-                Err(e) => {
-                    report_failure(&progress, &mut reports, file, e.to_string());
-                    continue;
-                }
-            };
-        for page in &prepared.pages_without_text {
-            progress.suspend(|| eprintln!("note: {shown}: page {page}: no text layer (scanned?)"));
-        }
-        for (page, reason) in &prepared.failed_pages {
-            progress.suspend(|| {
-                eprintln!("warning: {shown}: page {page}: text extraction failed: {reason}")
-            });
-        }
-
-        let texts: Vec<&str> = prepared.chunks.iter().map(|c| c.text.as_str()).collect();
-        let mut vectors = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(args.batch_size.max(1)) {
-            vectors.extend(embedder.embed(batch, args.batch_size)?);
-        }
-        let record = document_record(&prepared, &absolute_str);
-        let chunks = chunk_records(&prepared, vectors);
-        runtime
-            .block_on(store.put_document(&record, &chunks))
-            .with_context(|| format!("writing {shown} to the store"))?;
-
-        // A changed file: its earlier version goes only now that the new one is committed.
-        let replaced: Vec<String> = by_id
-            .values()
-            .filter(|d| d.path == absolute_str && d.doc_id != doc_id)
-            .map(|d| d.doc_id.clone())
-            .collect();
-        for old in &replaced {
-            runtime.block_on(store.remove_document(old))?;
-            by_id.remove(old);
-        }
-        reports.push(FileReport {
-            path: shown,
-            outcome: if replaced.is_empty() {
-                "added"
-            } else {
-                "replaced"
-            },
-            doc_id: Some(doc_id.clone()),
-            pages: record.pages,
-            chunks: record.chunks,
-            pages_without_text: prepared.pages_without_text.clone(),
-            error: None,
-        });
-        by_id.insert(doc_id, record);
-        progress.inc(1);
-    }
-    progress.finish_and_clear();
-
-    let summary = summarize(
-        &reports,
-        started.elapsed().as_secs_f64(),
-        super::interrupted(),
+    tracing::info!(
+        "ingest: {} files, {} extract threads, {} embedders ({:?} ONNX threads each)",
+        files.len(),
+        threads.extract,
+        threads.embedders,
+        threads.onnx
     );
+
+    // The stages. Capacities are in documents: enough for every reader to have one ready.
+    let (event_tx, event_rx) = mpsc::sync_channel::<Event>(64);
+    let (parsed_tx, parsed_rx) = mpsc::sync_channel::<Parsed>(threads.extract + 1);
+    let parsed_rx = Arc::new(Mutex::new(parsed_rx));
+    let embed_busy = Arc::new(AtomicUsize::new(0)); // microseconds
+    let next = Arc::new(AtomicUsize::new(0));
+    let files = Arc::new(files);
+    let limits = Limits {
+        max_bytes: args.max_file_mb.saturating_mul(1024 * 1024),
+        max_pages: args.max_pages,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    let claimed: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut workers = Vec::new();
+    for i in 0..threads.extract {
+        let reader = Reader {
+            files: Arc::clone(&files),
+            next: Arc::clone(&next),
+            known: Arc::clone(&known_ids),
+            claimed: Arc::clone(&claimed),
+            chunker: Arc::clone(&chunker),
+            options: Arc::clone(&extract_options),
+            limits: limits.clone(),
+            events: event_tx.clone(),
+            parsed: parsed_tx.clone(),
+        };
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("read-{i}"))
+                .spawn(move || reader.run())?,
+        );
+    }
+    drop(parsed_tx);
+    for (i, embedder) in embedders.into_iter().enumerate() {
+        let stage = EmbedStage {
+            embedder,
+            input: Arc::clone(&parsed_rx),
+            events: event_tx.clone(),
+            batch_size: args.batch_size.max(1),
+            busy: Arc::clone(&embed_busy),
+        };
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("embed-{i}"))
+                .spawn(move || stage.run())?,
+        );
+    }
+    drop(event_tx);
+
+    let progress = Progress::new(files.len() as u64);
+    let mut writer = Writer {
+        runtime,
+        store: &store,
+        by_id: &mut by_id,
+        reports: &mut reports,
+        progress: &progress,
+        pending: Vec::new(),
+        pending_chunks: 0,
+        pending_since: None,
+        commits: 0,
+        pages: 0,
+        chunks: 0,
+        started,
+    };
+    let result = writer.drain(
+        &event_rx,
+        args.commit_chunks.max(1),
+        Duration::from_secs_f64(args.commit_seconds.max(0.0)),
+    );
+    let commits = writer.commits;
+    if result.is_err() {
+        // Unblock the stages so that they finish: they see a closed channel.
+        drop(event_rx);
+    }
+    for worker in workers {
+        let _ = worker.join();
+    }
+    progress.finish();
+    result?;
+
+    let interrupted = super::interrupted();
+    let mut pruned = Vec::new();
+    if args.prune {
+        if interrupted {
+            eprintln!("note: interrupted, so nothing was pruned (a moved file may not have been seen yet)");
+        } else {
+            pruned = prune(runtime, &store, &args.paths, &mut by_id)?;
+        }
+    }
+    runtime
+        .block_on(store.refresh_text_index())
+        .context("updating the full-text index")?;
+    let optimized = maybe_optimize(runtime, &store, commits + usize::from(!pruned.is_empty()))?;
+
+    reports.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut summary = summarize(&reports, started.elapsed().as_secs_f64(), interrupted);
+    summary.pruned = pruned.len();
+    summary.commits = commits;
+    summary.optimized = optimized;
+    summary.embed_seconds = embed_busy.load(Ordering::Relaxed) as f64 / 1e6;
     if args.json {
-        super::print_json(&serde_json::json!({ "summary": summary, "files": reports }))?;
+        super::print_json(
+            &serde_json::json!({ "summary": summary, "files": reports, "pruned": pruned }),
+        )?;
     } else {
         eprintln!(
-            "{} files: {} added, {} replaced, {} unchanged, {} failed; {} pages, {} chunks in {:.1}s ({:.1} chunks/s){}",
+            "{} files: {} added, {} replaced, {} unchanged, {} failed{}; {} pages, {} chunks in {:.1}s ({:.1} chunks/s){}",
             summary.files,
             summary.added,
             summary.replaced,
             summary.unchanged,
             summary.failed,
+            if args.prune { format!(", {} pruned", summary.pruned) } else { String::new() },
             summary.pages,
             summary.chunks,
             summary.seconds,
@@ -239,23 +377,556 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
     })
 }
 
-fn progress_bar(files: u64) -> ProgressBar {
-    // indicatif draws nothing when stderr is not a terminal, so scripts and logs stay clean.
-    let bar = ProgressBar::new(files);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{bar:30}] {pos}/{len} files {elapsed_precise} {wide_msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar
+#[derive(Clone)]
+struct Limits {
+    max_bytes: u64,
+    max_pages: u32,
+    timeout: Duration,
 }
 
-fn short_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
+/// Stage 1: takes the next file, reads and hashes it, and parses it unless the store or this
+/// run already has those bytes.
+struct Reader {
+    files: Arc<Vec<PathBuf>>,
+    next: Arc<AtomicUsize>,
+    known: Arc<HashSet<String>>,
+    claimed: Arc<Mutex<HashSet<String>>>,
+    chunker: Arc<Chunker>,
+    options: Arc<ExtractOptions>,
+    limits: Limits,
+    events: SyncSender<Event>,
+    parsed: SyncSender<Parsed>,
+}
+
+impl Reader {
+    fn run(self) {
+        while !super::interrupted() {
+            let i = self.next.fetch_add(1, Ordering::SeqCst);
+            let Some(file) = self.files.get(i) else {
+                break;
+            };
+            let sent = match self.one(file) {
+                Ok(Step::Event(event)) => self.events.send(event).is_ok(),
+                Ok(Step::Parsed(parsed)) => self.parsed.send(parsed).is_ok(),
+                Err(reason) => self
+                    .events
+                    .send(Event::Failed {
+                        path: file.clone(),
+                        reason,
+                    })
+                    .is_ok(),
+            };
+            if !sent {
+                break; // the writer stopped
+            }
+        }
+    }
+
+    fn one(&self, file: &Path) -> Result<Step, String> {
+        let size = std::fs::metadata(file)
+            .map_err(|e| format!("cannot read: {e}"))?
+            .len();
+        if size > self.limits.max_bytes {
+            return Err(dossier_ingest::IngestError::TooLarge {
+                size,
+                limit: self.limits.max_bytes,
+            }
+            .to_string());
+        }
+        let bytes = std::fs::read(file).map_err(|e| format!("cannot read: {e}"))?;
+        let doc_id = dossier_ingest::document_id(&bytes);
+        let absolute = std::path::absolute(file)
+            .unwrap_or_else(|_| file.to_owned())
+            .to_string_lossy()
+            .into_owned();
+        if self.known.contains(&doc_id) {
+            return Ok(Step::Event(Event::Known {
+                path: file.to_owned(),
+                absolute,
+                doc_id,
+            }));
+        }
+        if !self.claimed.lock().expect("claimed").insert(doc_id.clone()) {
+            return Ok(Step::Event(Event::Duplicate {
+                path: file.to_owned(),
+                doc_id,
+            }));
+        }
+        let prepared = self.prepare_with_limits(file, bytes, doc_id)?;
+        Ok(Step::Parsed(Parsed { prepared, absolute }))
+    }
+
+    /// Parses on a thread of its own, with a large stack (deeply nested PDF objects recurse),
+    /// and gives up waiting after the time limit. A thread that overran keeps running until
+    /// its parser returns, but the batch goes on without it.
+    fn prepare_with_limits(
+        &self,
+        file: &Path,
+        bytes: Vec<u8>,
+        doc_id: String,
+    ) -> Result<PreparedDocument, String> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let chunker = Arc::clone(&self.chunker);
+        let options = Arc::clone(&self.options);
+        let path = file.to_owned();
+        std::thread::Builder::new()
+            .name("parse".into())
+            .stack_size(256 << 20)
+            .spawn(move || {
+                let result = dossier_ingest::prepare(&path, &bytes, doc_id, &options, &chunker);
+                let _ = tx.send(result.map_err(|e| e.to_string()));
+            })
+            .map_err(|e| format!("cannot start a parser thread: {e}"))?;
+        let prepared = match rx.recv_timeout(self.limits.timeout) {
+            Ok(result) => result?,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(format!(
+                    "took longer than {}s to parse (--timeout); skipped",
+                    self.limits.timeout.as_secs()
+                ))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err("the parser stopped without a result".into())
+            }
+        };
+        if prepared.page_count > self.limits.max_pages {
+            return Err(format!(
+                "too many pages ({}; the limit is {}, --max-pages)",
+                prepared.page_count, self.limits.max_pages
+            ));
+        }
+        Ok(prepared)
+    }
+}
+
+enum Step {
+    Event(Event),
+    Parsed(Parsed),
+}
+
+/// Stage 2: embeds the chunks of whatever documents are ready, in batches of similar length.
+struct EmbedStage {
+    embedder: Embedder,
+    input: Arc<Mutex<Receiver<Parsed>>>,
+    events: SyncSender<Event>,
+    batch_size: usize,
+    busy: Arc<AtomicUsize>,
+}
+
+impl EmbedStage {
+    fn run(mut self) {
+        let window_chunks = (self.batch_size * 8).max(64);
+        loop {
+            // Take one document (waiting), then whatever else is ready, up to the window.
+            let window = {
+                let input = self.input.lock().expect("embed input");
+                let Ok(first) = input.recv() else {
+                    return;
+                };
+                let mut window = vec![first];
+                let mut chunks = window[0].prepared.chunks.len();
+                while chunks < window_chunks {
+                    match input.try_recv() {
+                        Ok(more) => {
+                            chunks += more.prepared.chunks.len();
+                            window.push(more);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                window
+            };
+            let started = Instant::now();
+            let result = self.embed_window(&window);
+            self.busy
+                .fetch_add(started.elapsed().as_micros() as usize, Ordering::Relaxed);
+            match result {
+                Ok(vectors) => {
+                    for (parsed, vectors) in window.into_iter().zip(vectors) {
+                        if self
+                            .events
+                            .send(Event::Embedded { parsed, vectors })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = self.events.send(Event::Fatal(format!("embedding: {e}")));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Vectors per document of the window, in chunk order.
+    fn embed_window(&mut self, window: &[Parsed]) -> Result<Vec<Vec<Vec<f32>>>> {
+        let mut order: Vec<(usize, usize)> = window
+            .iter()
+            .enumerate()
+            .flat_map(|(d, p)| (0..p.prepared.chunks.len()).map(move |c| (d, c)))
+            .collect();
+        let text = |&(d, c): &(usize, usize)| window[d].prepared.chunks[c].text.as_str();
+        if self.batch_size > 1 {
+            // Similar lengths share a batch, so little of it is padding.
+            order.sort_by_key(|k| text(k).len());
+        }
+        let mut out: Vec<Vec<Vec<f32>>> = window
+            .iter()
+            .map(|p| vec![Vec::new(); p.prepared.chunks.len()])
+            .collect();
+        for batch in order.chunks(self.batch_size) {
+            let texts: Vec<&str> = batch.iter().map(text).collect();
+            let vectors = self.embedder.embed(&texts, self.batch_size)?;
+            for (&(d, c), vector) in batch.iter().zip(vectors) {
+                out[d][c] = vector;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Stage 3: batches embedded documents into commits and keeps the report.
+struct Writer<'a> {
+    runtime: &'a Runtime,
+    store: &'a Store,
+    by_id: &'a mut HashMap<String, DocumentRecord>,
+    reports: &'a mut Vec<FileReport>,
+    progress: &'a Progress,
+    pending: Vec<(Parsed, Vec<Vec<f32>>)>,
+    pending_chunks: usize,
+    pending_since: Option<Instant>,
+    commits: usize,
+    pages: u64,
+    chunks: u64,
+    started: Instant,
+}
+
+impl Writer<'_> {
+    fn drain(
+        &mut self,
+        events: &Receiver<Event>,
+        commit_chunks: usize,
+        commit_after: Duration,
+    ) -> Result<()> {
+        loop {
+            let wait = match self.pending_since {
+                Some(since) => commit_after.saturating_sub(since.elapsed()),
+                None => Duration::from_secs(3600),
+            };
+            match events.recv_timeout(wait) {
+                Ok(event) => self.handle(event)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let due = self
+                .pending_since
+                .is_some_and(|since| since.elapsed() >= commit_after);
+            if self.pending_chunks >= commit_chunks || due {
+                self.commit()?;
+            }
+        }
+        self.commit()
+    }
+
+    fn handle(&mut self, event: Event) -> Result<()> {
+        match event {
+            Event::Known {
+                path,
+                absolute,
+                doc_id,
+            } => {
+                let known = self.by_id.get(&doc_id).cloned();
+                let (outcome, pages, chunks) = match known {
+                    Some(known) if known.path != absolute && !Path::new(&known.path).exists() => {
+                        self.runtime
+                            .block_on(self.store.move_document(&doc_id, &absolute))?;
+                        if let Some(d) = self.by_id.get_mut(&doc_id) {
+                            d.path = absolute;
+                        }
+                        ("moved", known.pages, known.chunks)
+                    }
+                    // Same path, or the same bytes under a second name: one document, cited
+                    // by its first path.
+                    Some(known) => ("unchanged", known.pages, known.chunks),
+                    None => ("unchanged", 0, 0),
+                };
+                self.reports.push(FileReport {
+                    path: path.display().to_string(),
+                    outcome,
+                    doc_id: Some(doc_id),
+                    pages,
+                    chunks,
+                    pages_without_text: Vec::new(),
+                    error: None,
+                });
+                self.progress.file_done(0, 0);
+            }
+            Event::Duplicate { path, doc_id } => {
+                self.reports.push(FileReport {
+                    path: path.display().to_string(),
+                    outcome: "unchanged",
+                    doc_id: Some(doc_id),
+                    pages: 0,
+                    chunks: 0,
+                    pages_without_text: Vec::new(),
+                    error: None,
+                });
+                self.progress.file_done(0, 0);
+            }
+            Event::Failed { path, reason } => {
+                self.progress
+                    .println(&format!("error: {}: {reason}", path.display()));
+                self.reports.push(failed(&path, reason));
+                self.progress.file_done(0, 0);
+            }
+            Event::Embedded { parsed, vectors } => {
+                let shown = parsed.prepared.path.display().to_string();
+                for page in &parsed.prepared.pages_without_text {
+                    self.progress.println(&format!(
+                        "note: {shown}: page {page}: no text layer (scanned?)"
+                    ));
+                }
+                for (page, reason) in &parsed.prepared.failed_pages {
+                    self.progress.println(&format!(
+                        "warning: {shown}: page {page}: text extraction failed: {reason}"
+                    ));
+                }
+                self.pending_chunks += vectors.len();
+                self.pending_since.get_or_insert_with(Instant::now);
+                self.pending.push((parsed, vectors));
+            }
+            Event::Fatal(reason) => anyhow::bail!(reason),
+        }
+        Ok(())
+    }
+
+    /// One batch commit: chunks, then document rows; then the old versions of changed files.
+    fn commit(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_chunks = 0;
+        self.pending_since = None;
+        let mut records = Vec::with_capacity(pending.len());
+        let mut chunk_rows = Vec::new();
+        let mut parsed_docs = Vec::with_capacity(pending.len());
+        for (parsed, vectors) in pending {
+            records.push(document_record(&parsed.prepared, &parsed.absolute));
+            chunk_rows.extend(chunk_records(&parsed.prepared, vectors));
+            parsed_docs.push(parsed);
+        }
+        self.runtime
+            .block_on(self.store.put_documents(&records, &chunk_rows))
+            .with_context(|| format!("writing {} documents to the store", records.len()))?;
+        self.commits += 1;
+
+        // Changed files: their earlier versions go only now that the new ones are committed.
+        let new_ids: HashSet<&str> = records.iter().map(|r| r.doc_id.as_str()).collect();
+        let paths: HashSet<&str> = records.iter().map(|r| r.path.as_str()).collect();
+        let replaced: Vec<(String, String)> = self
+            .by_id
+            .values()
+            .filter(|d| paths.contains(d.path.as_str()) && !new_ids.contains(d.doc_id.as_str()))
+            .map(|d| (d.doc_id.clone(), d.path.clone()))
+            .collect();
+        let old_ids: Vec<String> = replaced.iter().map(|(id, _)| id.clone()).collect();
+        self.runtime
+            .block_on(self.store.remove_documents(&old_ids))?;
+        let replaced_paths: HashSet<&str> = replaced.iter().map(|(_, p)| p.as_str()).collect();
+        for id in &old_ids {
+            self.by_id.remove(id);
+        }
+
+        for (parsed, record) in parsed_docs.iter().zip(&records) {
+            self.reports.push(FileReport {
+                path: parsed.prepared.path.display().to_string(),
+                outcome: if replaced_paths.contains(record.path.as_str()) {
+                    "replaced"
+                } else {
+                    "added"
+                },
+                doc_id: Some(record.doc_id.clone()),
+                pages: record.pages,
+                chunks: record.chunks,
+                pages_without_text: parsed.prepared.pages_without_text.clone(),
+                error: None,
+            });
+            self.pages += u64::from(record.pages);
+            self.chunks += u64::from(record.chunks);
+            self.progress
+                .file_done(u64::from(record.pages), u64::from(record.chunks));
+        }
+        for record in records {
+            self.by_id.insert(record.doc_id.clone(), record);
+        }
+        self.progress.committed(
+            self.reports.len() as u64,
+            self.pages,
+            self.chunks,
+            self.started.elapsed(),
+        );
+        Ok(())
+    }
+}
+
+/// Progress: a bar on a terminal; otherwise a plain line per commit.
+struct Progress {
+    bar: ProgressBar,
+    terminal: bool,
+    files: u64,
+    pages: AtomicUsize,
+    chunks: AtomicUsize,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(files: u64) -> Self {
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = if terminal {
+            let bar = ProgressBar::with_draw_target(Some(files), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{bar:30}] {pos}/{len} files, {msg}, {elapsed_precise} (ETA {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        Self {
+            bar,
+            terminal,
+            files,
+            pages: AtomicUsize::new(0),
+            chunks: AtomicUsize::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    fn println(&self, line: &str) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+
+    fn file_done(&self, pages: u64, chunks: u64) {
+        let pages = self.pages.fetch_add(pages as usize, Ordering::Relaxed) + pages as usize;
+        let chunks = self.chunks.fetch_add(chunks as usize, Ordering::Relaxed) + chunks as usize;
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
+        self.bar.set_message(format!(
+            "{pages} pages, {chunks} chunks, {:.1} chunks/s",
+            chunks as f64 / seconds
+        ));
+        self.bar.inc(1);
+    }
+
+    /// A plain log line per commit when there is no terminal to draw a bar on.
+    fn committed(&self, done: u64, pages: u64, chunks: u64, elapsed: Duration) {
+        if self.terminal {
+            return;
+        }
+        let seconds = elapsed.as_secs_f64().max(1e-3);
+        let eta = if done > 0 && done < self.files {
+            let left = seconds / done as f64 * (self.files - done) as f64;
+            format!(", ETA {}", human_duration(left))
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "progress: {done}/{} files, {pages} pages, {chunks} chunks committed, {:.1} chunks/s{eta}",
+            self.files,
+            chunks as f64 / seconds
+        );
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn human_duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Removes the documents whose files are gone, under the folders given on the command line
+/// that exist now (a folder that is missing as a whole, an unmounted disk say, prunes
+/// nothing). Files outside those folders are never touched.
+fn prune(
+    runtime: &Runtime,
+    store: &Store,
+    paths: &[PathBuf],
+    by_id: &mut HashMap<String, DocumentRecord>,
+) -> Result<Vec<String>> {
+    let mut roots = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            roots.push(std::path::absolute(path)?);
+        } else if !path.exists() {
+            eprintln!(
+                "note: {} does not exist; nothing under it is pruned",
+                path.display()
+            );
+        }
+    }
+    let gone: Vec<(String, String)> = by_id
+        .values()
+        .filter(|d| {
+            let path = Path::new(&d.path);
+            roots.iter().any(|root| path.starts_with(root)) && !path.exists()
+        })
+        .map(|d| (d.doc_id.clone(), d.path.clone()))
+        .collect();
+    let ids: Vec<String> = gone.iter().map(|(id, _)| id.clone()).collect();
+    runtime
+        .block_on(store.remove_documents(&ids))
+        .context("pruning documents whose files are gone")?;
+    let mut removed = Vec::new();
+    for (id, path) in gone {
+        eprintln!("pruned: {path} (file gone)");
+        by_id.remove(&id);
+        removed.push(path);
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// Versions or small fragments beyond which an ingest compacts and prunes the store.
+const OPTIMIZE_VERSIONS: usize = 64;
+const OPTIMIZE_SMALL_FRAGMENTS: usize = 32;
+
+/// Compacts and prunes old versions when they have piled up.
+fn maybe_optimize(runtime: &Runtime, store: &Store, commits: usize) -> Result<bool> {
+    if commits == 0 {
+        return Ok(false);
+    }
+    let health = runtime.block_on(store.health())?;
+    let due = health
+        .iter()
+        .any(|t| t.versions > OPTIMIZE_VERSIONS || t.small_fragments > OPTIMIZE_SMALL_FRAGMENTS);
+    if !due {
+        return Ok(false);
+    }
+    let versions: usize = health.iter().map(|t| t.versions).sum();
+    let started = Instant::now();
+    let after = runtime
+        .block_on(store.optimize())
+        .context("optimizing the store")?;
+    tracing::info!(
+        "optimized the store: {versions} → {} versions in {:.1}s",
+        after.iter().map(|t| t.versions).sum::<usize>(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(true)
 }
 
 fn failed(path: &Path, reason: String) -> FileReport {
@@ -268,17 +939,6 @@ fn failed(path: &Path, reason: String) -> FileReport {
         pages_without_text: Vec::new(),
         error: Some(reason),
     }
-}
-
-fn report_failure(
-    progress: &ProgressBar,
-    reports: &mut Vec<FileReport>,
-    path: &Path,
-    reason: String,
-) {
-    progress.suspend(|| eprintln!("error: {}: {reason}", path.display()));
-    reports.push(failed(path, reason));
-    progress.inc(1);
 }
 
 pub(crate) fn document_record(prepared: &PreparedDocument, path: &str) -> DocumentRecord {
@@ -339,5 +999,6 @@ fn summarize(reports: &[FileReport], seconds: f64, interrupted: bool) -> Summary
             0.0
         },
         interrupted,
+        ..Summary::default()
     }
 }

@@ -25,6 +25,11 @@ struct Listed {
     pages_without_text: u32,
     size_bytes: u64,
     ingested_at_ms: i64,
+    /// "complete", or "complete, N pages without text" (listed documents are always whole:
+    /// a document row is written after all its chunks).
+    status: String,
+    /// The ingest time, UTC, ISO 8601.
+    ingested_at: String,
 }
 
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: LsArgs) -> Result<u8> {
@@ -33,6 +38,12 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: LsArgs) -> Result<u8> {
     let listed: Vec<Listed> = documents
         .into_iter()
         .map(|d| Listed {
+            status: if d.pages_without_text == 0 {
+                "complete".to_owned()
+            } else {
+                format!("complete, {} pages without text", d.pages_without_text)
+            },
+            ingested_at: utc_time(d.ingested_at_ms),
             file: d.file_name().to_owned(),
             doc_id: d.doc_id,
             path: d.path,
@@ -52,15 +63,57 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: LsArgs) -> Result<u8> {
         println!("no documents in {}", global.store);
         return Ok(crate::exit::OK);
     }
-    println!("{:<12}  {:>5}  {:>6}  path", "id", "pages", "chunks");
+    println!(
+        "{:<12}  {:>5}  {:>6}  {:<20}  {:<10}  path",
+        "id", "pages", "chunks", "ingested (UTC)", "status"
+    );
     for d in &listed {
+        let status = if d.pages_without_text == 0 {
+            "complete".to_owned()
+        } else {
+            format!("{} no text", d.pages_without_text)
+        };
         println!(
-            "{:<12}  {:>5}  {:>6}  {}",
+            "{:<12}  {:>5}  {:>6}  {:<20}  {:<10}  {}",
             &d.doc_id[..12.min(d.doc_id.len())],
             d.pages,
             d.chunks,
+            d.ingested_at.trim_end_matches('Z').replace('T', " "),
+            status,
             d.path
         );
     }
     Ok(crate::exit::OK)
+}
+
+/// Unix milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC), without a date library.
+fn utc_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_times_are_formatted() {
+        assert_eq!(super::utc_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc_time(1_795_000_000_000), "2026-11-18T11:06:40Z");
+        assert_eq!(super::utc_time(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
 }

@@ -2,17 +2,20 @@
 
 pub mod ask;
 pub mod bench;
+pub mod check;
 pub mod eval;
 pub mod extract;
 pub mod ingest;
 pub mod ls;
+pub mod optimize;
+pub mod rm;
 pub mod search;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 use dossier_ingest::{Embedder, EmbedderFiles};
-use dossier_store::Store;
+use dossier_store::{Store, StoreError, WriteLock};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
@@ -45,6 +48,34 @@ pub fn open_store(runtime: &Runtime, global: &GlobalArgs, create: bool) -> Resul
     runtime
         .block_on(Store::open(&global.store, create))
         .with_context(|| format!("opening the store {}", global.store))
+}
+
+/// Takes the store's write lock for `command`. `Ok(Err(code))`: another writer holds it and
+/// the message is printed; the caller exits with `code`.
+pub fn lock_store(
+    global: &GlobalArgs,
+    command: &str,
+    wait: bool,
+) -> Result<Result<Option<WriteLock>, u8>> {
+    let on_wait = |holder: &dossier_store::Holder| {
+        eprintln!(
+            "waiting: another dossier {} is writing to {}{}",
+            holder.command,
+            global.store,
+            holder
+                .pid
+                .map(|p| format!(" (pid {p})"))
+                .unwrap_or_default()
+        )
+    };
+    match Store::lock(&global.store, command, wait, on_wait) {
+        Ok(lock) => Ok(Ok(lock)),
+        Err(e @ StoreError::Locked { .. }) => {
+            eprintln!("error: {e}");
+            Ok(Err(crate::exit::BUSY))
+        }
+        Err(e) => Err(e).with_context(|| format!("locking the store {}", global.store)),
+    }
 }
 
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {

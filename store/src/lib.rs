@@ -10,17 +10,21 @@
 //! The store knows nothing of PDFs, tokenizers or models: it stores strings, numbers and
 //! vectors of the dimension it was created with.
 
+mod lock;
 mod schema;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow_array::{Array, RecordBatch};
 use futures::TryStreamExt;
-use lancedb::query::{ExecutableQuery, QueryBase};
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use lancedb::table::OptimizeAction;
 use lancedb::{Connection, DistanceType, Table};
+use serde::Serialize;
 
+pub use lock::{Holder, WriteLock, LOCK_FILE};
 pub use schema::{ChunkRecord, DocumentRecord};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,15 @@ pub enum StoreError {
         stored_dim: usize,
         model: String,
         dim: usize,
+    },
+    #[error(
+        "another dossier {command} is writing to {uri}{}; wait for it, or pass --wait",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    Locked {
+        uri: String,
+        command: String,
+        pid: Option<u32>,
     },
     #[error("the store at {0} is damaged: {1}")]
     Damaged(String, String),
@@ -72,6 +85,59 @@ pub struct Store {
     meta: Table,
     documents: Table,
     chunks: Option<Table>,
+    /// Ids that have chunk rows but no document row (a write that died before its commit
+    /// point), found by one scan at the first write; only these need clearing before a put.
+    leftovers: Mutex<Option<HashSet<String>>>,
+}
+
+/// Ids per delete predicate: one predicate per call, cut only so that SQL stays parseable.
+const IDS_PER_PREDICATE: usize = 2048;
+/// Rows per Arrow batch of one append (one append is one commit, whatever its batches).
+const ROWS_PER_BATCH: usize = 4096;
+/// A failed read is retried this many times: a reader can race a writer's cleanup of the
+/// version it had just resolved.
+const READ_RETRIES: usize = 3;
+
+/// What `Store::check` finds: whether every visible document is whole.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckReport {
+    pub documents: usize,
+    pub chunk_rows: usize,
+    /// Documents whose stored chunk rows differ from their recorded `chunks` count.
+    pub mismatched: Vec<Mismatch>,
+    /// Ids with more than one document row.
+    pub duplicate_documents: Vec<String>,
+    /// Ids with chunk rows and no document row: invisible leftovers of an interrupted write,
+    /// cleared by the next ingest of that file or by `dossier optimize`.
+    pub orphan_ids: Vec<String>,
+    pub orphan_rows: usize,
+}
+
+impl CheckReport {
+    /// Every visible document is whole and listed once (invisible leftovers are allowed).
+    pub fn consistent(&self) -> bool {
+        self.mismatched.is_empty() && self.duplicate_documents.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mismatch {
+    pub doc_id: String,
+    pub path: String,
+    pub expected: u32,
+    pub found: usize,
+}
+
+/// Versions and fragments of one table: what `optimize` reduces.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableHealth {
+    pub table: String,
+    pub rows: usize,
+    pub versions: usize,
+    pub fragments: usize,
+    pub small_fragments: usize,
+    pub deleted_rows: usize,
+    pub bytes: usize,
 }
 
 const META: &str = "meta";
@@ -116,7 +182,18 @@ impl Store {
             meta,
             documents,
             chunks,
+            leftovers: Mutex::new(None),
         })
+    }
+
+    /// Takes this store's write lock (see [`WriteLock`]).
+    pub fn lock(
+        uri: &str,
+        command: &str,
+        wait: bool,
+        on_wait: impl FnOnce(&Holder),
+    ) -> Result<Option<WriteLock>> {
+        WriteLock::acquire(uri, command, wait, on_wait)
     }
 
     pub fn uri(&self) -> &str {
@@ -178,13 +255,18 @@ impl Store {
 
     /// Every complete document, in path order.
     pub async fn documents(&self) -> Result<Vec<DocumentRecord>> {
-        let batches: Vec<RecordBatch> = self
-            .documents
-            .query()
-            .execute()
-            .await?
-            .try_collect()
-            .await?;
+        let mut attempt = 0;
+        let batches: Vec<RecordBatch> = loop {
+            match scan(&self.documents, None).await {
+                Ok(batches) => break batches,
+                Err(e) if attempt < READ_RETRIES => {
+                    tracing::debug!("reading documents failed ({e}); retrying");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let mut docs = Vec::new();
         for batch in &batches {
             docs.extend(schema::documents_from_batch(batch)?);
@@ -200,29 +282,200 @@ impl Store {
         }
     }
 
-    /// Writes one document: first clears any chunks a crashed earlier write left behind,
-    /// then appends the chunks, then the document row that makes them visible.
+    /// Writes one document; see [`Store::put_documents`].
     pub async fn put_document(
         &self,
         document: &DocumentRecord,
         chunks: &[ChunkRecord],
     ) -> Result<()> {
+        self.put_documents(std::slice::from_ref(document), chunks)
+            .await
+    }
+
+    /// Writes a batch of documents in at most three commits: clear the chunks an interrupted
+    /// earlier write of these ids left behind (only if there are any), append all the chunks,
+    /// then append all the document rows, which is the commit point of the whole batch. A
+    /// crash before the last commit leaves only invisible chunk rows.
+    pub async fn put_documents(
+        &self,
+        documents: &[DocumentRecord],
+        chunks: &[ChunkRecord],
+    ) -> Result<()> {
+        if documents.is_empty() {
+            return Ok(());
+        }
         let table = self.chunks_table()?;
         let dimension = self.dimension().await?;
-        let id = sql_string(&document.doc_id);
-        // Two rows for one id would double its hits; a leftover document row is dropped too.
-        self.documents.delete(&format!("doc_id = {id}")).await?;
-        table.delete(&format!("doc_id = {id}")).await?;
-        // Large appends: each add is a commit, and commits are what cost.
-        for part in chunks.chunks(4096) {
-            let batch = schema::chunks_batch(part, dimension)?;
-            table.add(batch).execute().await?;
+        let ids: Vec<String> = documents.iter().map(|d| d.doc_id.clone()).collect();
+        let stale: Vec<String> = {
+            let leftovers = self.leftovers().await?;
+            ids.iter()
+                .filter(|id| leftovers.contains(*id))
+                .cloned()
+                .collect()
+        };
+        if !stale.is_empty() {
+            tracing::info!("clearing leftovers of {} interrupted writes", stale.len());
+            for predicate in id_predicates(&stale) {
+                table.delete(&predicate).await?;
+            }
+        }
+        if !chunks.is_empty() {
+            let batches = chunks
+                .chunks(ROWS_PER_BATCH)
+                .map(|part| schema::chunks_batch(part, dimension))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Mark the ids as leftovers until their rows commit: if the document append fails
+            // below, a retry in this process clears the chunks first.
+            self.leftovers
+                .lock()
+                .expect("leftovers lock")
+                .get_or_insert_with(HashSet::new)
+                .extend(ids.iter().cloned());
+            table.add(batches).execute().await?;
         }
         self.documents
-            .add(schema::documents_batch(std::slice::from_ref(document))?)
+            .add(schema::documents_batch(documents)?)
             .execute()
             .await?;
+        if let Some(set) = self.leftovers.lock().expect("leftovers lock").as_mut() {
+            for id in &ids {
+                set.remove(id);
+            }
+        }
         Ok(())
+    }
+
+    /// The ids with chunk rows and no document row, scanned once per `Store`.
+    async fn leftovers(&self) -> Result<HashSet<String>> {
+        if let Some(set) = self.leftovers.lock().expect("leftovers lock").as_ref() {
+            return Ok(set.clone());
+        }
+        let counts = self.chunk_counts().await?;
+        let documents: HashSet<String> = self
+            .documents()
+            .await?
+            .into_iter()
+            .map(|d| d.doc_id)
+            .collect();
+        let set: HashSet<String> = counts
+            .into_keys()
+            .filter(|id| !documents.contains(id))
+            .collect();
+        *self.leftovers.lock().expect("leftovers lock") = Some(set.clone());
+        Ok(set)
+    }
+
+    /// Chunk rows per document id (one scan of the `doc_id` column).
+    pub async fn chunk_counts(&self) -> Result<HashMap<String, usize>> {
+        let mut counts = HashMap::new();
+        let Some(chunks) = &self.chunks else {
+            return Ok(counts);
+        };
+        let batches = scan(chunks, Some(&["doc_id"])).await?;
+        for batch in &batches {
+            let ids = batch
+                .column_by_name("doc_id")
+                .and_then(|c| c.as_any().downcast_ref::<arrow_array::StringArray>())
+                .ok_or_else(|| StoreError::Damaged(self.uri.clone(), "no doc_id column".into()))?;
+            for i in 0..ids.len() {
+                *counts.entry(ids.value(i).to_owned()).or_insert(0) += 1;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Compares every document row with the chunk rows stored for it.
+    pub async fn check(&self) -> Result<CheckReport> {
+        let documents = self.documents().await?;
+        let mut counts = self.chunk_counts().await?;
+        let mut report = CheckReport {
+            documents: documents.len(),
+            chunk_rows: counts.values().sum(),
+            ..CheckReport::default()
+        };
+        let mut seen = HashSet::new();
+        for document in &documents {
+            if !seen.insert(document.doc_id.clone()) {
+                report.duplicate_documents.push(document.doc_id.clone());
+                continue;
+            }
+            let found = counts.remove(&document.doc_id).unwrap_or(0);
+            if found != document.chunks as usize {
+                report.mismatched.push(Mismatch {
+                    doc_id: document.doc_id.clone(),
+                    path: document.path.clone(),
+                    expected: document.chunks,
+                    found,
+                });
+            }
+        }
+        report.orphan_rows = counts.values().sum();
+        report.orphan_ids = counts.into_keys().collect();
+        report.orphan_ids.sort();
+        Ok(report)
+    }
+
+    /// Versions and fragments of the documents and chunks tables.
+    pub async fn health(&self) -> Result<Vec<TableHealth>> {
+        let mut tables = vec![(DOCUMENTS, &self.documents)];
+        if let Some(chunks) = &self.chunks {
+            tables.push((CHUNKS, chunks));
+        }
+        let mut health = Vec::new();
+        for (name, table) in tables {
+            let stats = table.stats().await?;
+            health.push(TableHealth {
+                table: name.to_owned(),
+                rows: stats.num_rows,
+                versions: table.list_versions().await?.len(),
+                fragments: stats.fragment_stats.num_fragments,
+                small_fragments: stats.fragment_stats.num_small_fragments,
+                deleted_rows: stats.num_deleted_rows.unwrap_or(0),
+                bytes: stats.total_bytes,
+            });
+        }
+        Ok(health)
+    }
+
+    /// Compacts small fragments, drops the chunks of interrupted writes, removes every old
+    /// version and unreferenced file (the `data/*.tmp` a killed write leaves), and brings
+    /// indices up to date. Call it only while holding the write lock: it deletes files no
+    /// committed version references, which a concurrent writer's would be.
+    pub async fn optimize(&self) -> Result<Vec<TableHealth>> {
+        if let Some(chunks) = &self.chunks {
+            let leftovers: Vec<String> = self.leftovers().await?.into_iter().collect();
+            for predicate in id_predicates(&leftovers) {
+                chunks.delete(&predicate).await?;
+            }
+            *self.leftovers.lock().expect("leftovers lock") = Some(HashSet::new());
+        }
+        for table in [
+            Some(&self.meta),
+            Some(&self.documents),
+            self.chunks.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            table
+                .optimize(OptimizeAction::Compact {
+                    options: Default::default(),
+                    remap_options: None,
+                })
+                .await?;
+            table
+                .optimize(OptimizeAction::Prune {
+                    older_than: Some(lancedb::table::optimize::Duration::zero()),
+                    delete_unverified: Some(true),
+                    error_if_tagged_old_versions: Some(false),
+                })
+                .await?;
+            table
+                .optimize(OptimizeAction::Index(Default::default()))
+                .await?;
+        }
+        self.health().await
     }
 
     /// Records that a document's file now lives at `path` (moved or renamed; same bytes, so
@@ -237,13 +490,26 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a document: the row first (so it disappears from results at once), then its
-    /// chunks. A crash in between leaves only invisible chunks.
+    /// Removes a document; see [`Store::remove_documents`].
     pub async fn remove_document(&self, doc_id: &str) -> Result<()> {
-        let id = sql_string(doc_id);
-        self.documents.delete(&format!("doc_id = {id}")).await?;
+        self.remove_documents(&[doc_id.to_owned()]).await
+    }
+
+    /// Removes documents with one predicate delete per table: the rows first (so they
+    /// disappear from results at once), then their chunks. A crash in between leaves only
+    /// invisible chunks.
+    pub async fn remove_documents(&self, doc_ids: &[String]) -> Result<()> {
+        if doc_ids.is_empty() {
+            return Ok(());
+        }
+        let predicates = id_predicates(doc_ids);
+        for predicate in &predicates {
+            self.documents.delete(predicate).await?;
+        }
         if let Some(chunks) = &self.chunks {
-            chunks.delete(&format!("doc_id = {id}")).await?;
+            for predicate in &predicates {
+                chunks.delete(predicate).await?;
+            }
         }
         Ok(())
     }
@@ -263,15 +529,30 @@ impl Store {
             return Ok(Vec::new());
         }
         // Over-fetch a little: rows of an unfinished write are skipped below.
-        let batches: Vec<RecordBatch> = chunks
-            .query()
-            .nearest_to(vector)?
-            .distance_type(DistanceType::Cosine)
-            .limit(k * 2 + 8)
-            .execute()
-            .await?
-            .try_collect()
-            .await?;
+        let mut attempt = 0;
+        let batches: Vec<RecordBatch> = loop {
+            let result = async {
+                chunks
+                    .query()
+                    .nearest_to(vector)?
+                    .distance_type(DistanceType::Cosine)
+                    .limit(k * 2 + 8)
+                    .execute()
+                    .await?
+                    .try_collect::<Vec<RecordBatch>>()
+                    .await
+            }
+            .await;
+            match result {
+                Ok(batches) => break batches,
+                Err(e) if attempt < READ_RETRIES => {
+                    tracing::debug!("vector search failed ({e}); retrying");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let mut hits = Vec::new();
         for batch in &batches {
             let rows = schema::chunks_from_batch(batch)?;
@@ -343,6 +624,25 @@ async fn open_or_create(
     }
 }
 
+/// All rows of `table`, or only `columns` of them.
+async fn scan(table: &Table, columns: Option<&[&str]>) -> lancedb::Result<Vec<RecordBatch>> {
+    let mut query = table.query();
+    if let Some(columns) = columns {
+        query = query.select(Select::columns(columns));
+    }
+    query.execute().await?.try_collect().await
+}
+
+/// `doc_id IN (...)` predicates covering `ids` (one for up to `IDS_PER_PREDICATE` ids).
+fn id_predicates(ids: &[String]) -> Vec<String> {
+    ids.chunks(IDS_PER_PREDICATE)
+        .map(|part| {
+            let list: Vec<String> = part.iter().map(|id| sql_string(id)).collect();
+            format!("doc_id IN ({})", list.join(", "))
+        })
+        .collect()
+}
+
 /// A SQL string literal for LanceDB predicates.
 fn sql_string(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
@@ -356,5 +656,114 @@ mod tests {
     fn sql_strings_are_quoted_and_escaped() {
         assert_eq!(sql_string("abc"), "'abc'");
         assert_eq!(sql_string("o'neil"), "'o''neil'");
+    }
+
+    #[test]
+    fn id_predicates_cover_every_id_once() {
+        let ids: Vec<String> = (0..5000).map(|i| format!("id{i}")).collect();
+        let predicates = id_predicates(&ids);
+        assert_eq!(predicates.len(), 3);
+        assert!(predicates[0].starts_with("doc_id IN ('id0', 'id1'"));
+        let total: usize = predicates.iter().map(|p| p.matches('\'').count() / 2).sum();
+        assert_eq!(total, 5000);
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+
+    fn doc(id: &str, chunks: u32) -> DocumentRecord {
+        DocumentRecord {
+            doc_id: id.to_owned(),
+            path: format!("/docs/{id}.pdf"),
+            title: None,
+            size_bytes: 10,
+            pages: 1,
+            chunks,
+            pages_without_text: 0,
+            ingested_at_ms: 0,
+        }
+    }
+
+    fn chunks(id: &str, n: u32) -> Vec<ChunkRecord> {
+        (0..n)
+            .map(|i| ChunkRecord {
+                doc_id: id.to_owned(),
+                page: 1,
+                chunk_index: i,
+                char_start: 0,
+                char_end: 1,
+                text: format!("{id} {i}"),
+                vector: vec![1.0, i as f32, 0.5],
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn leftovers_are_invisible_cleared_on_rewrite_and_removed_by_optimize() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = dir.path().to_str().unwrap();
+        let mut store = Store::open(uri, true).await.unwrap();
+        store
+            .ensure_embedding(&EmbeddingSpec {
+                model: "test".into(),
+                dimension: 3,
+            })
+            .await
+            .unwrap();
+        let mut all = chunks("a", 3);
+        all.extend(chunks("b", 2));
+        store
+            .put_documents(&[doc("a", 3), doc("b", 2)], &all)
+            .await
+            .unwrap();
+        // A write that died after its chunks and before its document row.
+        let table = store.chunks_table().unwrap();
+        table
+            .add(schema::chunks_batch(&chunks("c", 4), 3).unwrap())
+            .execute()
+            .await
+            .unwrap();
+        let store = Store::open(uri, false).await.unwrap();
+        let report = store.check().await.unwrap();
+        assert!(report.consistent(), "{report:?}");
+        assert_eq!(report.orphan_ids, vec!["c".to_owned()]);
+        assert_eq!(report.orphan_rows, 4);
+        let hits = store.nearest(&[1.0, 0.0, 0.0], 20).await.unwrap();
+        assert_eq!(hits.len(), 5);
+        assert!(hits.iter().all(|h| h.chunk.doc_id != "c"));
+
+        // Rewriting "c" clears its leftovers first: 4 rows, not 8.
+        store
+            .put_documents(&[doc("c", 4)], &chunks("c", 4))
+            .await
+            .unwrap();
+        let report = store.check().await.unwrap();
+        assert!(
+            report.consistent() && report.orphan_ids.is_empty(),
+            "{report:?}"
+        );
+        assert_eq!(report.chunk_rows, 9);
+
+        store
+            .remove_documents(&["a".to_owned(), "c".to_owned()])
+            .await
+            .unwrap();
+        let report = store.check().await.unwrap();
+        assert_eq!((report.documents, report.chunk_rows), (1, 2));
+
+        let before = store.health().await.unwrap();
+        let after = store.optimize().await.unwrap();
+        let chunks_versions = |h: &[TableHealth]| {
+            h.iter()
+                .find(|t| t.table == CHUNKS)
+                .map(|t| t.versions)
+                .unwrap()
+        };
+        assert!(chunks_versions(&after) < chunks_versions(&before));
+        assert_eq!(chunks_versions(&after), 1);
+        let report = store.check().await.unwrap();
+        assert_eq!((report.documents, report.chunk_rows), (1, 2));
     }
 }

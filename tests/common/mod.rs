@@ -87,7 +87,9 @@ pub fn sample_store() -> &'static Path {
     STORE
         .get_or_init(|| {
             let dir = tempfile::tempdir().expect("temp dir");
-            ok(dossier(dir.path()).arg("ingest").arg(samples()));
+            // The three samples only: samples/eval/pdfs/ (fetched by `make eval-data`) is a
+            // separate, larger corpus.
+            ok(dossier(dir.path()).arg("ingest").args(sample_pdfs()));
             dir
         })
         .path()
@@ -124,4 +126,43 @@ pub fn qa_items() -> Vec<QaItem> {
             }
         })
         .collect()
+}
+
+/// The three top-level sample PDFs (not the larger eval set under samples/eval/).
+pub fn sample_pdfs() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(samples())
+        .expect("samples/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `copies` distinct documents per sample PDF in `dir`, named `<stem>-<i>.pdf`: the sample's
+/// bytes plus a comment line after `%%EOF`, so each has its own sha256 and the same text.
+pub fn variants(dir: &Path, copies: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).expect("corpus dir");
+    let mut out = Vec::new();
+    for file in sample_pdfs() {
+        let bytes = std::fs::read(&file).expect("sample");
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        for i in 0..copies {
+            let mut variant = bytes.clone();
+            variant.extend_from_slice(format!("\n%dossier-copy {i}\n").as_bytes());
+            let path = dir.join(format!("{stem}-{i}.pdf"));
+            std::fs::write(&path, variant).expect("write variant");
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The sample a variant was made from: `service-agreement-3.pdf` → `service-agreement`.
+pub fn variant_stem(file: &str) -> String {
+    let stem = file.trim_end_matches(".pdf");
+    stem.rsplit_once('-')
+        .filter(|(_, n)| n.chars().all(|c| c.is_ascii_digit()))
+        .map(|(s, _)| s.to_owned())
+        .unwrap_or_else(|| stem.to_owned())
 }
