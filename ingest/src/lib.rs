@@ -38,6 +38,8 @@ pub struct PreparedChunk {
     /// Character span of `text` in the page's text.
     pub char_start: u32,
     pub char_end: u32,
+    /// The page's text came from OCR (it may contain recognition errors).
+    pub ocr: bool,
 }
 
 /// A parsed and chunked document, before embedding.
@@ -48,8 +50,12 @@ pub struct PreparedDocument {
     pub title: Option<String>,
     pub size_bytes: u64,
     pub page_count: u32,
-    /// Pages that have no text layer (scanned?), reported to the user.
+    /// Pages that have no text layer (scanned?) and were not OCR'd, reported to the user.
     pub pages_without_text: Vec<u32>,
+    /// Why those pages were not OCR'd, when OCR was tried (e.g. tesseract is missing).
+    pub ocr_note: Option<String>,
+    /// Pages whose text was recognised by OCR.
+    pub ocr_pages: Vec<u32>,
     /// Pages whose extraction failed, with the reason.
     pub failed_pages: Vec<(u32, String)>,
     pub chunks: Vec<PreparedChunk>,
@@ -78,11 +84,21 @@ pub fn prepare(
     let mut chunks = Vec::new();
     let mut pages_without_text = Vec::new();
     let mut failed_pages = Vec::new();
+    let mut ocr_note = None;
+    let ocr_pages: Vec<u32> = text
+        .pages
+        .iter()
+        .filter(|p| p.ocr)
+        .map(|p| p.number)
+        .collect();
     for page in &text.pages {
         match &page.status {
             PageStatus::Text => {}
             PageStatus::NoText => {
                 pages_without_text.push(page.number);
+                if ocr_note.is_none() {
+                    ocr_note = page.note.clone();
+                }
                 continue;
             }
             PageStatus::Failed(reason) => {
@@ -97,6 +113,7 @@ pub fn prepare(
                 text: span.text,
                 char_start: span.char_start as u32,
                 char_end: span.char_end as u32,
+                ocr: page.ocr,
             });
         }
     }
@@ -107,6 +124,8 @@ pub fn prepare(
         size_bytes: bytes.len() as u64,
         page_count: text.pages.len() as u32,
         pages_without_text,
+        ocr_note,
+        ocr_pages,
         failed_pages,
         chunks,
     })

@@ -10,9 +10,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use lopdf::content::Operation;
 use lopdf::{Document, LoadOptions};
+use rayon::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::layout::{self, GlyphCollector, PageLayout};
+use crate::ocr::{self, OcrError, OcrMode};
 
 /// Why a file yields no pages at all. Each variant's message is the reason shown to the
 /// user after the file name, so it is short and says what to do where something can be done.
@@ -30,8 +32,11 @@ pub enum PdfError {
     Corrupt(String),
     #[error("no pages found (corrupt page tree?)")]
     NoPages,
-    #[error("no text layer on any of its {0} page(s) (scanned or image-only?)")]
-    NoText(usize),
+    #[error("no text layer on any of its {pages} page(s) (scanned or image-only?){}",
+        ocr.as_ref().map(|why| format!("; not OCR'd: {why}")).unwrap_or_default())]
+    NoText { pages: usize, ocr: Option<String> },
+    #[error("OCR was asked for (--ocr always) but {0}")]
+    Ocr(OcrError),
 }
 
 /// What one page gave.
@@ -51,6 +56,10 @@ pub struct Page {
     /// NFKC-normalised text with tidy whitespace; empty unless `status` is `Text`.
     pub text: String,
     pub status: PageStatus,
+    /// The text was recognised by OCR from an image of the page, not read from a text layer.
+    pub ocr: bool,
+    /// Why a page without a text layer was not OCR'd (tesseract missing, no image, ...).
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +82,9 @@ pub struct ExtractOptions {
     pub password: Option<String>,
     /// Whether pages without a text layer are OCR'd (needs `tesseract` on PATH).
     pub ocr: crate::ocr::OcrMode,
+    /// Keep running headers, footers and page numbers (dropped by default: they repeat on
+    /// every page and drown short questions in matches).
+    pub keep_furniture: bool,
 }
 
 /// Extracts the text of every page of a PDF held in memory.
@@ -105,23 +117,47 @@ pub fn extract(bytes: &[u8], options: &ExtractOptions) -> Result<PdfText, PdfErr
         // A page whose rewrite fails is still read as it is.
         let _ = contained(|| expand_quote_operators(&mut document, page_id));
     }
-    let mut layouts: Vec<(u32, Result<PageLayout, String>)> = page_ids
-        .keys()
+    // Pages are independent once the document is parsed: lay them out on all cores.
+    let numbers: Vec<u32> = page_ids.keys().copied().collect();
+    let mut layouts: Vec<(u32, Result<PageLayout, String>)> = numbers
+        .par_iter()
         .map(|&number| (number, lay_out_page(&document, number)))
         .collect();
     let mut laid_out: Vec<PageLayout> = layouts
         .iter_mut()
         .filter_map(|(_, l)| l.as_mut().ok().map(std::mem::take))
         .collect();
-    layout::drop_furniture(&mut laid_out);
+    if !options.keep_furniture {
+        layout::drop_furniture(&mut laid_out);
+    }
     let mut laid_out = laid_out.into_iter();
-    let pages: Vec<Page> = layouts
+    let mut pages: Vec<Page> = layouts
         .into_iter()
         .map(|(number, outcome)| {
             let outcome = outcome.map(|_| laid_out.next().unwrap_or_default());
             page_from(number, outcome)
         })
         .collect();
+
+    if options.ocr != OcrMode::Never {
+        for page in pages.iter_mut().filter(|p| p.status == PageStatus::NoText) {
+            let Some(&page_id) = page_ids.get(&page.number) else {
+                continue;
+            };
+            match contained(|| ocr::ocr_page(&document, page_id, page.number, bytes, password)) {
+                Ok(Ok(text)) => {
+                    page.text = tidy(&text);
+                    page.status = PageStatus::Text;
+                    page.ocr = true;
+                }
+                Ok(Err(OcrError::NoTesseract)) if options.ocr == OcrMode::Always => {
+                    return Err(PdfError::Ocr(OcrError::NoTesseract));
+                }
+                Ok(Err(error)) => page.note = Some(error.to_string()),
+                Err(panic) => page.note = Some(format!("OCR crashed: {panic}")),
+            }
+        }
+    }
 
     if !pages.iter().any(|p| p.status == PageStatus::Text) {
         if let Some(Page {
@@ -133,7 +169,10 @@ pub fn extract(bytes: &[u8], options: &ExtractOptions) -> Result<PdfText, PdfErr
         {
             return Err(PdfError::Corrupt(reason.clone()));
         }
-        return Err(PdfError::NoText(pages.len()));
+        return Err(PdfError::NoText {
+            pages: pages.len(),
+            ocr: pages.iter().find_map(|p| p.note.clone()),
+        });
     }
     Ok(PdfText { title, pages })
 }
@@ -229,6 +268,8 @@ fn page_from(number: u32, outcome: Result<PageLayout, String>) -> Page {
         number,
         text,
         status,
+        ocr: false,
+        note: None,
     }
 }
 

@@ -25,6 +25,9 @@ pub struct ExtractArgs {
     /// OCR pages that have no text layer: auto (when `tesseract` is installed), never, always.
     #[arg(long, value_enum, default_value_t = dossier_ingest::OcrMode::Auto)]
     ocr: dossier_ingest::OcrMode,
+    /// Keep running headers, footers and page numbers, which indexing drops.
+    #[arg(long)]
+    keep_furniture: bool,
     /// Print one JSON object per file (one per line) instead of plain text.
     #[arg(long)]
     json: bool,
@@ -45,7 +48,10 @@ struct ExtractedPage {
     page: u32,
     /// "text", "no_text" or "failed".
     status: &'static str,
+    /// Why a page failed, or why a page without a text layer was not OCR'd.
     reason: Option<String>,
+    /// The text was recognised by OCR.
+    ocr: bool,
     text: String,
 }
 
@@ -53,6 +59,7 @@ pub fn run(_runtime: &Runtime, _global: &GlobalArgs, args: ExtractArgs) -> Resul
     let options = pdf::ExtractOptions {
         password: args.password.clone(),
         ocr: args.ocr,
+        keep_furniture: args.keep_furniture,
     };
     let mut code = crate::exit::OK;
     for path in &args.files {
@@ -73,13 +80,14 @@ pub fn run(_runtime: &Runtime, _global: &GlobalArgs, args: ExtractArgs) -> Resul
                     .map(|p| {
                         let (status, reason) = match p.status {
                             PageStatus::Text => ("text", None),
-                            PageStatus::NoText => ("no_text", None),
+                            PageStatus::NoText => ("no_text", p.note),
                             PageStatus::Failed(reason) => ("failed", Some(reason)),
                         };
                         ExtractedPage {
                             page: p.number,
                             status,
                             reason,
+                            ocr: p.ocr,
                             text: p.text,
                         }
                     })
@@ -97,28 +105,50 @@ pub fn run(_runtime: &Runtime, _global: &GlobalArgs, args: ExtractArgs) -> Resul
                 }
             }
         };
-        if args.json {
-            println!("{}", serde_json::to_string(&file)?);
-            continue;
-        }
-        if let Some(error) = &file.error {
-            eprintln!("{shown}: {error}");
-            continue;
-        }
-        for page in &file.pages {
-            match page.status {
-                "text" => println!("=== {shown} page {} ===\n{}\n", page.page, page.text),
-                "no_text" => println!(
-                    "=== {shown} page {}: no text layer (scanned?) ===\n",
-                    page.page
-                ),
-                _ => println!(
-                    "=== {shown} page {}: failed: {} ===\n",
-                    page.page,
-                    page.reason.as_deref().unwrap_or("unknown")
-                ),
-            }
+        // A closed pipe (`dossier extract ... | head`) ends the output quietly.
+        if print_file(&file, args.json).is_err() {
+            return Ok(code);
         }
     }
     Ok(code)
+}
+
+fn print_file(file: &ExtractedFile, json: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let shown = &file.file;
+    if json {
+        let line = serde_json::to_string(file).map_err(std::io::Error::other)?;
+        return writeln!(out, "{line}");
+    }
+    if let Some(error) = &file.error {
+        eprintln!("{shown}: {error}");
+        return Ok(());
+    }
+    for page in &file.pages {
+        match page.status {
+            "text" if page.ocr => writeln!(
+                out,
+                "=== {shown} page {} (OCR) ===\n{}\n",
+                page.page, page.text
+            )?,
+            "text" => writeln!(out, "=== {shown} page {} ===\n{}\n", page.page, page.text)?,
+            "no_text" => writeln!(
+                out,
+                "=== {shown} page {}: no text layer (scanned?){} ===\n",
+                page.page,
+                page.reason
+                    .as_deref()
+                    .map(|r| format!("; not OCR'd: {r}"))
+                    .unwrap_or_default()
+            )?,
+            _ => writeln!(
+                out,
+                "=== {shown} page {}: failed: {} ===\n",
+                page.page,
+                page.reason.as_deref().unwrap_or("unknown")
+            )?,
+        }
+    }
+    Ok(())
 }

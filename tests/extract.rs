@@ -1,0 +1,163 @@
+//! PDF text as dossier indexes it (`dossier extract`, then ingest and search where it
+//! matters): reading order, ligatures, tables, running footers, scanned pages.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+/// `dossier extract --json FILE`: the one JSON line it prints for the file.
+fn extract(file: &Path, extra: &[&str]) -> Value {
+    let scratch = tempfile::tempdir().unwrap();
+    let output = run(dossier(scratch.path())
+        .arg("extract")
+        .arg("--json")
+        .args(extra)
+        .arg(file));
+    let line = stdout(&output);
+    serde_json::from_str(line.trim()).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON line ({e}):\n{line}\nstderr:\n{}",
+            stderr(&output)
+        )
+    })
+}
+
+fn page_text(file: &Value, page: usize) -> String {
+    file["pages"][page - 1]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text for page {page}: {file:#}"))
+        .to_owned()
+}
+
+#[test]
+fn a_two_column_page_reads_column_by_column() {
+    let file = extract(&fixtures().join("two-column.pdf"), &[]);
+    let text = page_text(&file, 1);
+    let position = |phrase: &str| {
+        text.find(phrase)
+            .unwrap_or_else(|| panic!("{phrase:?} missing from:\n{text}"))
+    };
+    // The title, then the whole left column, then the whole right column.
+    assert!(
+        position("Residential Lease") < position("Clause 4"),
+        "{text}"
+    );
+    assert!(
+        position("Clause 4") < position("phrase amber lantern."),
+        "{text}"
+    );
+    assert!(
+        position("phrase amber lantern.") < position("Clause 5"),
+        "{text}"
+    );
+    assert!(
+        position("Clause 5") < position("phrase copper kettle."),
+        "{text}"
+    );
+    for line in text.lines() {
+        assert!(
+            !(line.contains("tenant") && line.contains("landlord repairs")),
+            "a line mixes both columns: {line}"
+        );
+    }
+}
+
+#[test]
+fn ligature_glyphs_become_searchable_letters() {
+    let fixture = fixtures().join("ligature.pdf");
+    let text = page_text(&extract(&fixture, &[]), 1);
+    for word in ["confidential", "office", "benefits", "flow", "first"] {
+        assert!(text.contains(word), "{word:?} missing from:\n{text}");
+    }
+    assert!(
+        !text.contains('\u{FB01}') && !text.contains('\u{FB02}'),
+        "{text}"
+    );
+
+    let store = tempfile::tempdir().unwrap();
+    ok(dossier(store.path()).arg("ingest").arg(&fixture));
+    let found = json(&ok(dossier(store.path()).args([
+        "search",
+        "--json",
+        "-k",
+        "1",
+        "confidential settlement signed in the office",
+    ])));
+    let hit = &found["hits"][0];
+    assert_eq!(hit["file"], "ligature.pdf", "{found:#}");
+    assert!(hit["text"].as_str().unwrap().contains("confidential"));
+}
+
+#[test]
+fn table_rows_keep_their_cells_together() {
+    let file = extract(&samples().join("employee-handbook.pdf"), &[]);
+    let text = page_text(&file, 2);
+    assert!(
+        text.contains("5 to 9 | 21 | 10 | 2 | 8 days"),
+        "the table row is not one line with separated cells:\n{text}"
+    );
+}
+
+#[test]
+fn running_footers_are_dropped_unless_asked_for() {
+    let handbook = samples().join("employee-handbook.pdf");
+    let footer = "Internal use only - Quarrystone Robotics, Inc. Page 2 of 4";
+    let indexed = page_text(&extract(&handbook, &[]), 2);
+    assert!(!indexed.contains("Internal use only"), "{indexed}");
+    let raw = page_text(&extract(&handbook, &["--keep-furniture"]), 2);
+    assert!(raw.contains(footer), "{raw}");
+    // The page's own text is the same either way.
+    assert!(raw.contains(indexed.lines().next().unwrap()));
+}
+
+#[test]
+fn an_image_only_page_is_reported_as_having_no_text_layer() {
+    let scratch = tempfile::tempdir().unwrap();
+    let output = run(dossier(scratch.path())
+        .args(["extract", "--ocr", "never"])
+        .arg(fixtures().join("scanned.pdf")));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("scanned.pdf"), "{message}");
+    assert!(message.contains("no text layer"), "{message}");
+}
+
+#[test]
+fn a_scanned_page_is_ocrd_when_tesseract_is_installed() {
+    let fixture = fixtures().join("scanned.pdf");
+    let tesseract = std::process::Command::new("tesseract")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let file = extract(&fixture, &[]);
+    if !tesseract {
+        // Without tesseract the page is reported, and the report says why.
+        let error = file["error"].as_str().unwrap_or_default();
+        assert!(error.contains("tesseract is not installed"), "{file:#}");
+        return;
+    }
+    let page = &file["pages"][0];
+    assert_eq!(page["ocr"], true, "{file:#}");
+    let text = page["text"].as_str().unwrap();
+    for word in ["Wexford", "colonoscopy", "fast for twelve"] {
+        assert!(
+            text.contains(word),
+            "{word:?} missing from the OCR text:\n{text}"
+        );
+    }
+
+    let store = tempfile::tempdir().unwrap();
+    ok(dossier(store.path()).arg("ingest").arg(&fixture));
+    let found = json(&ok(dossier(store.path()).args([
+        "search",
+        "--json",
+        "-k",
+        "1",
+        "How long must the patient fast before the colonoscopy?",
+    ])));
+    assert_eq!(found["hits"][0]["file"], "scanned.pdf", "{found:#}");
+    assert_eq!(found["hits"][0]["page"], 1, "{found:#}");
+}
