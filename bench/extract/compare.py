@@ -19,7 +19,9 @@ after NFKC normalisation (ligatures such as "ﬁ" become "fi") and lower-casing.
 Metrics, for each extractor against pdftotext, computed per page and summed over the file:
   found     words of pdftotext's page that the extractor has on the same page (multiset
             intersection) / pdftotext's words. Missing or mangled words lower it.
-  in order  longest common subsequence of the two pages' word sequences / pdftotext's words.
+  in order  longest common subsequence of the two pages' word sequences / pdftotext's words,
+            taking for each page the better of pdftotext's reading order and its -layout
+            order (which keeps table rows together, as dossier does on purpose).
             Text in the wrong order (columns interleaved, table cells scrambled) lowers it
             below `found`.
   glued     extractor words that pdftotext's page does not have but that split into two words
@@ -55,6 +57,9 @@ PYPDF_PIN = "7.1.0"
 VENV = Path(os.environ.get("DOSSIER_BENCH_VENV", Path.home() / ".cache" / "dossier-bench-venv"))
 DOSSIER = os.environ.get("DOSSIER", str(Path.home() / ".cache" / "dossier-target" / "debug" / "dossier"))
 
+# --keep-furniture: compare the raw page text (running headers, footers and page numbers
+# kept, as pdftotext keeps them) rather than the text dossier indexes.
+KEEP_FURNITURE = False
 WORD = re.compile(r"[^\W_]+")
 
 
@@ -94,14 +99,20 @@ def glued_count(ext_words, ref_vocab):
     return n
 
 
-def page_metrics(ref_words, ext_words):
+def page_metrics(ref_words, ext_words, layout_words=None):
     ref_counts = collections.Counter(ref_words)
     ext_counts = collections.Counter(ext_words)
+    in_order = lcs_length(ref_words, ext_words)
+    if layout_words is not None:
+        # pdftotext's two modes are the two defensible orders: reading order (columns one
+        # after the other) and physical layout (table rows kept together). Text that follows
+        # either one, page by page, is in order.
+        in_order = max(in_order, min(len(ref_words), lcs_length(layout_words, ext_words)))
     return {
         "ref_words": len(ref_words),
         "ext_words": len(ext_words),
         "found": sum((ref_counts & ext_counts).values()),
-        "in_order": lcs_length(ref_words, ext_words),
+        "in_order": in_order,
         "glued": glued_count(ext_words, set(ref_counts)),
     }
 
@@ -135,17 +146,18 @@ def pdfinfo(pdf):
     return int(pages.group(1)) if pages else 0, (producer.group(1).strip() if producer else "")
 
 
-def pdftotext_pages(pdf, pages):
+def pdftotext_pages(pdf, pages, layout=False):
     """One pdftotext call for the file, split on the form feed it writes after every page;
     falls back to one call per page (-f P -l P) if the split does not give `pages` pages."""
+    mode = ["-layout"] if layout else []
     t = time.perf_counter()
-    out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True).stdout.decode("utf-8", "replace")
+    out = subprocess.run(["pdftotext", *mode, str(pdf), "-"], capture_output=True).stdout.decode("utf-8", "replace")
     seconds = time.perf_counter() - t
     texts = out.split("\f")
     if texts and texts[-1].strip() == "":
         texts = texts[:-1]
     if len(texts) != pages:
-        texts = [subprocess.run(["pdftotext", "-f", str(p), "-l", str(p), str(pdf), "-"],
+        texts = [subprocess.run(["pdftotext", *mode, "-f", str(p), "-l", str(p), str(pdf), "-"],
                                 capture_output=True).stdout.decode("utf-8", "replace")
                  for p in range(1, pages + 1)]
     return texts, seconds
@@ -155,7 +167,9 @@ def dossier_pages(pdf, pages):
     if not Path(DOSSIER).is_file():
         sys.exit(f"compare: no dossier binary at {DOSSIER} (set DOSSIER or build it)")
     t = time.perf_counter()
-    proc = subprocess.run([DOSSIER, "extract", "--json", "--ocr", "never", str(pdf)], capture_output=True)
+    extra = ["--keep-furniture"] if KEEP_FURNITURE else []
+    proc = subprocess.run([DOSSIER, "extract", "--json", "--ocr", "never", *extra, str(pdf)],
+                          capture_output=True)
     wall = time.perf_counter() - t
     result = {"texts": [""] * pages, "wall_s": wall, "seconds": wall, "error": None, "not_text": []}
     try:
@@ -261,18 +275,21 @@ def compare(pdfs, use_pypdf):
         pages, producer = infos[pdf]
         ref_texts, ref_seconds = pdftotext_pages(pdf, pages)
         ref_words = [words(t) for t in ref_texts]
+        layout_words = [words(t) for t in pdftotext_pages(pdf, pages, layout=True)[0]]
         row = {"file": pdf.name, "pages": pages, "producer": producer,
                "pdftotext": {"pages_per_s": pages / ref_seconds if ref_seconds else None,
                              "words": sum(map(len, ref_words))}}
         d = dossier_pages(pdf, pages)
-        per_page = [page_metrics(r, words(t)) for r, t in zip(ref_words, d["texts"])]
+        per_page = [page_metrics(r, words(t), lw)
+                    for r, t, lw in zip(ref_words, d["texts"], layout_words)]
         row["dossier"] = summarise(per_page, pages, d["seconds"])
         row["dossier"].update({"wall_s": d["wall_s"], "error": d["error"], "not_text": d["not_text"],
                                "per_page": per_page})
         if use_pypdf:
             p = pyfiles.get(str(pdf), {"texts": [], "seconds": None, "error": "no result"})
             texts = (p["texts"] + [""] * pages)[:pages]
-            per_page = [page_metrics(r, words(t)) for r, t in zip(ref_words, texts)]
+            per_page = [page_metrics(r, words(t), lw)
+                        for r, t, lw in zip(ref_words, texts, layout_words)]
             row["pypdf"] = summarise(per_page, pages, p["seconds"])
             row["pypdf"].update({"error": p["error"], "per_page": per_page})
             dp, pp = row["dossier"]["pages_per_s"], row["pypdf"]["pages_per_s"]
@@ -394,7 +411,12 @@ def main():
     ap.add_argument("--no-pypdf", action="store_true", help="compare dossier only")
     ap.add_argument("--show", nargs=2, metavar=("FILE", "PAGE"),
                     help="word-level differences between pdftotext and dossier on one page")
+    ap.add_argument("--keep-furniture", action="store_true",
+                    help="compare dossier's raw page text (running headers and footers kept, as "
+                         "pdftotext keeps them) instead of the text it indexes")
     args = ap.parse_args()
+    global KEEP_FURNITURE
+    KEEP_FURNITURE = args.keep_furniture
     need("pdftotext", "install poppler-utils (apt-get install poppler-utils)")
     need("pdfinfo", "install poppler-utils (apt-get install poppler-utils)")
 
