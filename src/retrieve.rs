@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use dossier_ingest::Embedder;
-use dossier_store::{EmbeddingSpec, Store};
+use dossier_store::{EmbeddingSpec, SearchOptions, Store};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
@@ -23,10 +23,27 @@ pub struct Passage {
     pub score: f32,
 }
 
-/// The store and the embedder, checked to agree on the model.
+/// A passage with its place in the ranking that found it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ranked {
+    #[serde(flatten)]
+    pub passage: Passage,
+    /// What the results are ordered by: cosine (vector), BM25 (text) or the reciprocal-rank
+    /// fusion of both (hybrid).
+    pub relevance: f32,
+    /// 1-based rank in the vector list, if it was among the candidates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector_rank: Option<usize>,
+    /// 1-based rank in the full-text list, if it was among the candidates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_rank: Option<usize>,
+}
+
+/// The store and the embedder, checked to agree on the model, and how to rank.
 pub struct Retriever {
     pub store: Store,
     pub embedder: Embedder,
+    pub options: SearchOptions,
 }
 
 impl Retriever {
@@ -47,7 +64,11 @@ impl Retriever {
                 );
             }
         }
-        Ok(Self { store, embedder })
+        Ok(Self {
+            store,
+            embedder,
+            options: SearchOptions::default(),
+        })
     }
 
     pub fn embed_question(&mut self, question: &str) -> Result<Vec<f32>> {
@@ -56,21 +77,81 @@ impl Retriever {
             .context("embedding the question")
     }
 
-    pub fn search(&self, runtime: &Runtime, vector: &[f32], k: usize) -> Result<Vec<Passage>> {
-        let hits = runtime.block_on(self.store.nearest(vector, k))?;
+    /// The `k` best passages for `question` (whose embedding is `vector`), best first.
+    pub fn search(
+        &self,
+        runtime: &Runtime,
+        question: &str,
+        vector: &[f32],
+        k: usize,
+    ) -> Result<Vec<Passage>> {
+        Ok(self
+            .rank(runtime, question, vector, k)?
+            .into_iter()
+            .map(|r| r.passage)
+            .collect())
+    }
+
+    /// [`Retriever::search`] with each passage's ranking.
+    pub fn rank(
+        &self,
+        runtime: &Runtime,
+        question: &str,
+        vector: &[f32],
+        k: usize,
+    ) -> Result<Vec<Ranked>> {
+        let hits = runtime.block_on(self.store.search(vector, question, k, &self.options))?;
         Ok(hits
             .into_iter()
-            .map(|hit| Passage {
-                file_name: hit.document.file_name().to_owned(),
-                path: hit.document.path.clone(),
-                doc_id: hit.document.doc_id.clone(),
-                page: hit.chunk.page,
-                chunk_index: hit.chunk.chunk_index,
-                char_start: hit.chunk.char_start,
-                char_end: hit.chunk.char_end,
-                text: hit.chunk.text,
-                score: hit.score,
+            .map(|ranked| {
+                let hit = ranked.hit;
+                Ranked {
+                    passage: Passage {
+                        file_name: hit.document.file_name().to_owned(),
+                        path: hit.document.path.clone(),
+                        doc_id: hit.document.doc_id.clone(),
+                        page: hit.chunk.page,
+                        chunk_index: hit.chunk.chunk_index,
+                        char_start: hit.chunk.char_start,
+                        char_end: hit.chunk.char_end,
+                        text: hit.chunk.text,
+                        score: hit.score,
+                    },
+                    relevance: ranked.relevance,
+                    vector_rank: ranked.vector_rank,
+                    text_rank: ranked.text_rank,
+                }
             })
             .collect())
+    }
+}
+
+/// Retrieval flags shared by search, ask and eval.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RankArgs {
+    /// How passages are ranked: vector (embedding cosine), text (BM25 on the words) or
+    /// hybrid (both, fused by reciprocal rank).
+    #[arg(long, default_value_t = SearchOptions::default().mode)]
+    pub mode: dossier_store::SearchMode,
+    /// Hybrid: candidates taken from each list before fusion.
+    #[arg(long, default_value_t = SearchOptions::default().candidates, hide_short_help = true)]
+    pub candidates: usize,
+    /// Hybrid: the reciprocal-rank fusion constant k (a hit at rank r adds weight/(k + r)).
+    #[arg(long, default_value_t = SearchOptions::default().rrf_k, hide_short_help = true)]
+    pub rrf_k: f32,
+    /// Hybrid: weight of the full-text list against the vector list's 1.
+    #[arg(long, default_value_t = SearchOptions::default().text_weight, hide_short_help = true)]
+    pub text_weight: f32,
+}
+
+impl RankArgs {
+    pub fn options(&self) -> SearchOptions {
+        SearchOptions {
+            mode: self.mode,
+            candidates: self.candidates,
+            rrf_k: self.rrf_k,
+            vector_weight: SearchOptions::default().vector_weight,
+            text_weight: self.text_weight,
+        }
     }
 }

@@ -11,7 +11,7 @@ use tokio::runtime::Runtime;
 
 use crate::answer::{self, RefusalPolicy};
 use crate::llm::{self, ChatMessage, GenerationParams, Llm};
-use crate::retrieve::{Passage, Retriever};
+use crate::retrieve::{Passage, RankArgs, Retriever};
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -39,6 +39,8 @@ pub struct AskArgs {
     /// Print JSON ({answer, refused, citations: [{file, page, quote, score}], timings}).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    rank: RankArgs,
 }
 
 #[derive(Serialize)]
@@ -58,13 +60,14 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     let store = super::open_store(runtime, global, false)?;
     let embedder = super::load_embedder(global)?;
     let mut retriever = Retriever::open(runtime, store, embedder)?;
+    retriever.options = args.rank.options();
     let load_retrieval = started.elapsed();
 
     let t = Instant::now();
     let vector = retriever.embed_question(&args.question)?;
     let embed_time = t.elapsed();
     let t = Instant::now();
-    let passages = retriever.search(runtime, &vector, args.k)?;
+    let passages = retriever.search(runtime, &args.question, &vector, args.k)?;
     let search_time = t.elapsed();
 
     let policy = RefusalPolicy {

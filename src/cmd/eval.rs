@@ -13,7 +13,7 @@ use tokio::runtime::Runtime;
 use super::ask::{generate_answer, AnswerOptions};
 use crate::answer::RefusalPolicy;
 use crate::llm::{self, Llm};
-use crate::retrieve::{Passage, Retriever};
+use crate::retrieve::{Passage, RankArgs, Retriever};
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -35,6 +35,8 @@ pub struct EvalArgs {
     /// Print JSON (per kind and overall, plus per-question rows) instead of tables.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    rank: RankArgs,
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -127,6 +129,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     let store = super::open_store(runtime, global, false)?;
     let embedder = super::load_embedder(global)?;
     let mut retriever = Retriever::open(runtime, store, embedder)?;
+    retriever.options = args.rank.options();
     let mut model = if args.answers {
         Some(Llm::load(&llm::model_path(
             args.model.as_deref(),
@@ -151,7 +154,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         let vector = retriever.embed_question(&item.question)?;
         let embed = t.elapsed();
         let t = Instant::now();
-        let passages = retriever.search(runtime, &vector, max_k)?;
+        let passages = retriever.search(runtime, &item.question, &vector, max_k)?;
         let search = t.elapsed();
         let retrieval_refused = policy.should_refuse(&passages);
         let mut row = Row {
@@ -222,7 +225,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
 
     if args.json {
         super::print_json(&serde_json::json!({
-            "qa": args.qa, "k": ks, "overall": overall, "per_kind": per_kind, "rows": rows,
+            "qa": args.qa, "mode": retriever.options.mode.to_string(), "k": ks, "overall": overall, "per_kind": per_kind, "rows": rows,
         }))?;
     } else {
         print_table(&ks, &overall, &per_kind);

@@ -7,7 +7,7 @@ use clap::Args;
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use crate::retrieve::{Passage, Retriever};
+use crate::retrieve::{RankArgs, Ranked, Retriever};
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -17,16 +17,19 @@ pub struct SearchArgs {
     /// How many passages to return.
     #[arg(short, long, default_value_t = 5)]
     k: usize,
-    /// Print JSON ({query, hits: [{rank, file, path, page, score, text, ...}], timings}).
+    /// Print JSON ({query, mode, hits: [{rank, file, path, page, score, relevance, text,
+    /// ...}], timings}); `score` is the cosine similarity, `relevance` what ranks the hits.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    rank: RankArgs,
 }
 
 #[derive(Serialize)]
-struct Ranked<'a> {
+struct Numbered<'a> {
     rank: usize,
     #[serde(flatten)]
-    passage: &'a Passage,
+    ranked: &'a Ranked,
 }
 
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u8> {
@@ -35,25 +38,27 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
     let embedder = super::load_embedder(global)?;
     let load = started.elapsed();
     let mut retriever = Retriever::open(runtime, store, embedder)?;
+    retriever.options = args.rank.options();
 
     let t = Instant::now();
     let vector = retriever.embed_question(&args.question)?;
     let embed = t.elapsed();
     let t = Instant::now();
-    let passages = retriever.search(runtime, &vector, args.k)?;
+    let ranked = retriever.rank(runtime, &args.question, &vector, args.k)?;
     let search = t.elapsed();
 
     if args.json {
-        let hits: Vec<Ranked> = passages
+        let hits: Vec<Numbered> = ranked
             .iter()
             .enumerate()
-            .map(|(i, passage)| Ranked {
+            .map(|(i, ranked)| Numbered {
                 rank: i + 1,
-                passage,
+                ranked,
             })
             .collect();
         super::print_json(&serde_json::json!({
             "query": args.question,
+            "mode": retriever.options.mode.to_string(),
             "hits": hits,
             "timings": {
                 "load_ms": super::millis(load),
@@ -64,10 +69,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
         }))?;
         return Ok(crate::exit::OK);
     }
-    if passages.is_empty() {
+    if ranked.is_empty() {
         println!("no passages found (is the store empty?)");
     }
-    for (i, p) in passages.iter().enumerate() {
+    for (i, p) in ranked.iter().map(|r| &r.passage).enumerate() {
         println!(
             "{}. {}, p. {}  (score {:.3})",
             i + 1,

@@ -12,6 +12,7 @@
 
 mod lock;
 mod schema;
+mod search;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ use serde::Serialize;
 
 pub use lock::{Holder, WriteLock, LOCK_FILE};
 pub use schema::{ChunkRecord, DocumentRecord};
+pub use search::{RankedHit, SearchMode, SearchOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
