@@ -161,3 +161,11 @@ fn a_scanned_page_is_ocrd_when_tesseract_is_installed() {
     assert_eq!(found["hits"][0]["file"], "scanned.pdf", "{found:#}");
     assert_eq!(found["hits"][0]["page"], 1, "{found:#}");
 }
+
+#[test]
+fn a_damaged_cross_reference_table_is_rebuilt() {
+    let file = extract(&fixtures().join("bad-xref.pdf"), &[]);
+    assert!(file["error"].is_null(), "{file:#}");
+    assert_eq!(file["pages"].as_array().unwrap().len(), 3, "{file:#}");
+    assert!(page_text(&file, 1).contains("osprey protocol"), "{file:#}");
+}

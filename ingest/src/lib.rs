@@ -10,6 +10,7 @@ pub mod embed;
 pub mod layout;
 pub mod ocr;
 pub mod pdf;
+pub mod repair;
 
 use std::path::{Path, PathBuf};
 

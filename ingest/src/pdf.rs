@@ -185,16 +185,33 @@ fn has_pdf_header(bytes: &[u8]) -> bool {
 
 fn load(bytes: &[u8], password: Option<&str>) -> Result<Document, PdfError> {
     // lopdf tries the empty user password by itself; a password given here is tried next.
-    let options = LoadOptions {
+    let options = || LoadOptions {
         password: password.map(str::to_owned),
         ..LoadOptions::default()
     };
-    contained(|| Document::load_mem_with_options(bytes, options))
+    let first = contained(|| Document::load_mem_with_options(bytes, options()))
         .map_err(|panic| PdfError::Corrupt(format!("parser crashed: {panic}")))?
         .map_err(|error| match error {
             lopdf::Error::InvalidPassword => PdfError::WrongPassword,
             other => PdfError::Corrupt(other.to_string()),
-        })
+        });
+    let Err(PdfError::Corrupt(reason)) = first else {
+        return first;
+    };
+    // A damaged cross-reference table: rebuild it from the object headers, as poppler does,
+    // and keep the result only if it has pages. Otherwise the first error stands.
+    let repaired = contained(|| {
+        let fixed = crate::repair::rebuild_xref(bytes)?;
+        let document = Document::load_mem_with_options(&fixed, options()).ok()?;
+        (!document.get_pages().is_empty()).then_some(document)
+    });
+    match repaired {
+        Ok(Some(document)) => {
+            tracing::debug!("cross-reference table rebuilt after: {reason}");
+            Ok(document)
+        }
+        _ => Err(PdfError::Corrupt(reason)),
+    }
 }
 
 /// Rewrites the text operators `'` and `"` (next line, then show a string) as `T*` and `Tj`,
@@ -204,7 +221,15 @@ fn expand_quote_operators(document: &mut Document, page_id: lopdf::ObjectId) {
     let Ok(raw) = document.get_page_content(page_id) else {
         return;
     };
-    if !raw.iter().any(|&b| b == b'\'' || b == b'"') {
+    // Cheap pre-check, so that only pages which may use the operators are parsed twice: the
+    // operator follows a string operand, `(...)'` or `<...>"`, where an apostrophe inside a
+    // string follows a letter.
+    let follows_string = raw.windows(3).any(|w| {
+        matches!(w[2], b'\'' | b'"')
+            && (matches!(w[1], b')' | b'>')
+                || (w[1].is_ascii_whitespace() && matches!(w[0], b')' | b'>')))
+    });
+    if !follows_string {
         return;
     }
     let Ok(content) = lopdf::content::Content::decode(&raw) else {
