@@ -87,6 +87,9 @@ enum Command {
     Extract(cmd::extract::ExtractArgs),
     /// Measure each stage's throughput on this machine against a reference run.
     Bench(cmd::bench::BenchArgs),
+    /// The embedder alone on a corpus's chunks: the reference of ingest's throughput.
+    #[command(hide = true)]
+    BenchIngest(cmd::bench_ingest::BenchIngestArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
             Command::Eval(args) => cmd::eval::run(&runtime, &cli.global, args),
             Command::Extract(args) => cmd::extract::run(&runtime, &cli.global, args),
             Command::Bench(args) => cmd::bench::run(&runtime, &cli.global, args),
+            Command::BenchIngest(args) => cmd::bench_ingest::run(&runtime, &cli.global, args),
         });
     match result {
         Ok(code) => ExitCode::from(code),

@@ -235,6 +235,16 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
     let existing = runtime.block_on(store.documents())?;
     let known_ids: Arc<HashSet<String>> =
         Arc::new(existing.iter().map(|d| d.doc_id.clone()).collect());
+    // Two documents at one path: a run died between committing a changed file's new version
+    // and removing the old one. Seeing the file again settles it (below, `Event::Known`).
+    let mut ids_by_path: HashMap<String, Vec<String>> = HashMap::new();
+    for d in &existing {
+        ids_by_path
+            .entry(d.path.clone())
+            .or_default()
+            .push(d.doc_id.clone());
+    }
+    ids_by_path.retain(|_, ids| ids.len() > 1);
     let mut by_id: HashMap<String, DocumentRecord> = existing
         .into_iter()
         .map(|d| (d.doc_id.clone(), d))
@@ -304,6 +314,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
         by_id: &mut by_id,
         reports: &mut reports,
         progress: &progress,
+        shared_paths: ids_by_path,
         pending: Vec::new(),
         pending_chunks: 0,
         pending_since: None,
@@ -567,7 +578,13 @@ impl EmbedStage {
             .enumerate()
             .flat_map(|(d, p)| (0..p.prepared.chunks.len()).map(move |c| (d, c)))
             .collect();
-        let text = |&(d, c): &(usize, usize)| window[d].prepared.chunks[c].text.as_str();
+        // The embedder reads each chunk with its document and page before it; the store
+        // keeps the plain text.
+        let inputs: Vec<Vec<String>> = window
+            .iter()
+            .map(|p| embedding_texts(&p.prepared))
+            .collect();
+        let text = |&(d, c): &(usize, usize)| inputs[d][c].as_str();
         if self.batch_size > 1 {
             // Similar lengths share a batch, so little of it is padding.
             order.sort_by_key(|k| text(k).len());
@@ -587,6 +604,28 @@ impl EmbedStage {
     }
 }
 
+/// What the embedder reads for each chunk of a document (see
+/// [`dossier_ingest::text_for_embedding`]), in chunk order.
+pub fn embedding_texts(document: &PreparedDocument) -> Vec<String> {
+    let file_name = document
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    document
+        .chunks
+        .iter()
+        .map(|c| {
+            dossier_ingest::text_for_embedding(
+                document.title.as_deref(),
+                &file_name,
+                c.page,
+                &c.text,
+            )
+        })
+        .collect()
+}
+
 /// Stage 3: batches embedded documents into commits and keeps the report.
 struct Writer<'a> {
     runtime: &'a Runtime,
@@ -594,6 +633,8 @@ struct Writer<'a> {
     by_id: &'a mut HashMap<String, DocumentRecord>,
     reports: &'a mut Vec<FileReport>,
     progress: &'a Progress,
+    /// Paths with more than one document (an interrupted replacement).
+    shared_paths: HashMap<String, Vec<String>>,
     pending: Vec<(Parsed, Vec<Vec<f32>>)>,
     pending_chunks: usize,
     pending_since: Option<Instant>,
@@ -637,6 +678,15 @@ impl Writer<'_> {
                 absolute,
                 doc_id,
             } => {
+                // The file's current bytes are stored: any other document at this path is
+                // the old version of a replacement that was interrupted.
+                if let Some(ids) = self.shared_paths.remove(&absolute) {
+                    let stale: Vec<String> = ids.into_iter().filter(|id| *id != doc_id).collect();
+                    self.runtime.block_on(self.store.remove_documents(&stale))?;
+                    for id in &stale {
+                        self.by_id.remove(id);
+                    }
+                }
                 let known = self.by_id.get(&doc_id).cloned();
                 let (outcome, pages, chunks) = match known {
                     Some(known) if known.path != absolute && !Path::new(&known.path).exists() => {
@@ -683,9 +733,17 @@ impl Writer<'_> {
             }
             Event::Embedded { parsed, vectors } => {
                 let shown = parsed.prepared.path.display().to_string();
+                let not_ocrd = (parsed.prepared.ocr_note.as_deref())
+                    .map(|why| format!("; not OCR'd: {why}"))
+                    .unwrap_or_default();
                 for page in &parsed.prepared.pages_without_text {
                     self.progress.println(&format!(
-                        "note: {shown}: page {page}: no text layer (scanned?)"
+                        "note: {shown}: page {page}: no text layer (scanned?){not_ocrd}"
+                    ));
+                }
+                for page in &parsed.prepared.ocr_pages {
+                    self.progress.println(&format!(
+                        "note: {shown}: page {page}: no text layer; text recognised by OCR"
                     ));
                 }
                 for (page, reason) in &parsed.prepared.failed_pages {

@@ -2,6 +2,7 @@
 
 pub mod ask;
 pub mod bench;
+pub mod bench_ingest;
 pub mod check;
 pub mod eval;
 pub mod extract;
