@@ -166,3 +166,33 @@ pub fn variant_stem(file: &str) -> String {
         .map(|(s, _)| s.to_owned())
         .unwrap_or_else(|| stem.to_owned())
 }
+
+/// The development corpus fetched by `samples/eval/fetch.sh` (`make eval-data`).
+pub fn eval_pdfs() -> PathBuf {
+    samples().join("eval").join("pdfs")
+}
+
+/// The three PDFs of `samples/eval/qa-small.jsonl`.
+pub const EVAL_SUBSET: [&str; 3] = ["vst3-license.pdf", "cvs-paper.pdf", "rcpp-faq.pdf"];
+
+/// One store with the [`EVAL_SUBSET`] of the development corpus ingested, shared by the
+/// tests of a test binary. A missing PDF fails the test with what to run: the corpus is not
+/// in git, and `make test` fetches it.
+pub fn eval_subset_store() -> &'static Path {
+    static STORE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    STORE
+        .get_or_init(|| {
+            let files: Vec<PathBuf> = EVAL_SUBSET.iter().map(|f| eval_pdfs().join(f)).collect();
+            for file in &files {
+                assert!(
+                    file.is_file(),
+                    "{} is missing: run `make eval-data` (samples/eval/fetch.sh; make test does it)",
+                    file.display()
+                );
+            }
+            let dir = tempfile::tempdir().expect("temp dir");
+            ok(dossier(dir.path()).arg("ingest").args(&files));
+            dir
+        })
+        .path()
+}
