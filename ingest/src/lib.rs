@@ -28,6 +28,51 @@ pub fn document_id(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// What the embedder reads for a chunk: the chunk's text with its context before it (the
+/// document's title, or its file name when the title is missing or a word processor's
+/// placeholder, and the page), so that a small embedder can place a passage that never names
+/// its subject. Only the vector sees this; the store keeps the plain chunk text.
+pub fn text_for_embedding(
+    title: Option<&str>,
+    file_name: &str,
+    page: u32,
+    chunk_text: &str,
+) -> String {
+    format!(
+        "{} (page {page})\n{chunk_text}",
+        document_label(title, file_name)
+    )
+}
+
+/// A readable name for a document: its title if it has a useful one, else its file name
+/// without extension, with `-` and `_` read as spaces.
+pub fn document_label(title: Option<&str>, file_name: &str) -> String {
+    let title = title
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|t| {
+            t.strip_prefix("Microsoft Word - ")
+                .map(str::to_owned)
+                .unwrap_or(t)
+        })
+        .filter(|t| {
+            let lower = t.to_lowercase();
+            t.chars().filter(|c| c.is_alphabetic()).count() >= 3
+                && ![".doc", ".docx", ".rtf", ".odt", ".pdf", ".tex", ".dvi"]
+                    .iter()
+                    .any(|ext| lower.ends_with(ext))
+                && !lower.starts_with("untitled")
+        });
+    title.unwrap_or_else(|| {
+        let stem = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+        let stem = stem
+            .rsplit_once('.')
+            .map(|(s, _)| s)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(stem);
+        stem.replace(['-', '_'], " ")
+    })
+}
+
 /// One chunk ready to embed, with where it came from.
 #[derive(Debug, Clone)]
 pub struct PreparedChunk {
@@ -130,4 +175,27 @@ pub fn prepare(
         failed_pages,
         chunks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedding_text_puts_a_useful_document_label_and_the_page_first() {
+        assert_eq!(
+            text_for_embedding(Some("SIMH  FAQ"), "simh-faq.pdf", 3, "Body."),
+            "SIMH FAQ (page 3)\nBody."
+        );
+        assert_eq!(
+            document_label(Some("Microsoft Word - pdp8_doc.doc"), "simh-pdp8.pdf"),
+            "simh pdp8"
+        );
+        assert_eq!(document_label(None, "/x/rcpp-faq.pdf"), "rcpp faq");
+        assert_eq!(document_label(Some("  "), "lease"), "lease");
+        assert_eq!(
+            document_label(Some("Microsoft Word - Lease Terms"), "a.pdf"),
+            "Lease Terms"
+        );
+    }
 }

@@ -4,6 +4,8 @@
 //! - extraction and chunking: pages/s and chunks/s;
 //! - embedding: chunks/s in batches, against one chunk at a time (the reference);
 //! - store: chunks/s written, and search latency;
+//! - search at scale (`--search-rows`): p50 latency of each search mode over a synthetic
+//!   store of that many chunks, against the time to embed the question (the reference);
 //! - generation: prompt and answer tokens/s of the model as loaded (Q8_0), against the
 //!   original Q4_1 file (the reference).
 
@@ -20,6 +22,8 @@ use tokio::runtime::Runtime;
 use crate::llm::{self, ChatMessage, GenerationParams, Llm};
 use crate::GlobalArgs;
 
+mod search;
+
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// PDFs (or folders) to measure on.
@@ -34,6 +38,12 @@ pub struct BenchArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Synthetic chunk rows for the search-at-scale stage (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    search_rows: usize,
+    /// Only extraction and the search-at-scale stage (no embedding throughput, no LLM).
+    #[arg(long)]
+    search_only: bool,
 }
 
 #[derive(Serialize)]
@@ -94,12 +104,29 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         None,
     ));
 
+    let chunk_texts: Vec<String> = documents
+        .iter()
+        .flat_map(|d| d.chunks.iter().map(|c| c.text.clone()))
+        .collect();
+    if args.search_only {
+        let mut embedder = super::load_embedder(global)?;
+        let rows = args.search_rows.max(1);
+        results.extend(search::at_scale(
+            runtime,
+            &mut embedder,
+            &chunk_texts,
+            rows,
+        )?);
+        return report(&args, global, &results);
+    }
+
     // Embedding, batched against one at a time.
     let mut embedder = super::load_embedder(global)?;
-    let texts: Vec<&str> = documents
+    let inputs: Vec<String> = documents
         .iter()
-        .flat_map(|d| d.chunks.iter().map(|c| c.text.as_str()))
+        .flat_map(super::ingest::embedding_texts)
         .collect();
+    let texts: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let started = Instant::now();
     let vectors = embedder.embed(&texts, 32)?;
     let batched = texts.len() as f64 / started.elapsed().as_secs_f64();
@@ -157,6 +184,15 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         None,
     ));
 
+    if args.search_rows > 0 {
+        results.extend(search::at_scale(
+            runtime,
+            &mut embedder,
+            &chunk_texts,
+            args.search_rows,
+        )?);
+    }
+
     // Generation: the loaded (requantised) model against the original file.
     let original = llm::model_path(None, &global.models);
     let prompt = format!(
@@ -183,7 +219,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         "tokens/s",
         reference.as_ref().map(|r| r.2),
     ));
+    report(&args, global, &results)
+}
 
+fn report(args: &BenchArgs, global: &GlobalArgs, results: &[Measure]) -> Result<u8> {
     if args.json {
         super::print_json(&serde_json::json!({
             "threads": global.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
@@ -194,7 +233,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
             "{:<14} {:<52} {:>12} {:<9} {:>10} {:>7}",
             "stage", "what", "value", "unit", "reference", "ratio"
         );
-        for m in &results {
+        for m in results {
             println!(
                 "{:<14} {:<52} {:>12.2} {:<9} {:>10} {:>7}",
                 m.stage,
