@@ -61,6 +61,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     let embedder = super::load_embedder(global)?;
     let mut retriever = Retriever::open(runtime, store, embedder)?;
     retriever.options = args.rank.options();
+    retriever.one_per_page = !args.rank.all_chunks;
     let load_retrieval = started.elapsed();
 
     let t = Instant::now();
@@ -165,25 +166,73 @@ pub struct AnswerOptions {
     pub evidence_sentences: usize,
 }
 
+/// One sentence of the model's answer as checked against the evidence.
+#[derive(Serialize, Debug, Clone)]
+pub struct AnswerSentence {
+    pub text: String,
+    /// Backed by the evidence; unsupported sentences are left out of the shown answer.
+    pub supported: bool,
+    /// The `n` of the citations that back it.
+    pub citations: Vec<usize>,
+    /// "model", or "evidence" for the evidence sentence shown when no model sentence was
+    /// supported.
+    pub source: &'static str,
+}
+
 /// A generated answer: refused when the model itself said the sources do not answer.
 pub struct Response {
+    /// What is shown: the supported sentences of the model's answer, else the best
+    /// evidence sentence.
     pub answer: String,
     pub model_text: String,
     pub refused: bool,
-    /// False when the model's answer was not backed by the evidence and the evidence
-    /// sentence was given instead.
+    /// False when no sentence of the model's answer was backed by the evidence and the
+    /// evidence sentence was given instead.
     pub supported: bool,
+    /// The model's sentences (supported or not), then the evidence fallback if any.
+    pub sentences: Vec<AnswerSentence>,
+    /// The quotes cited by the shown sentences, numbered from 1.
     pub citations: Vec<Citation>,
     pub stats: llm::GenerationStats,
 }
 
+impl Response {
+    /// Model sentences left out of the answer because the evidence does not back them.
+    pub fn dropped(&self) -> usize {
+        self.sentences
+            .iter()
+            .filter(|s| s.source == "model" && !s.supported)
+            .count()
+    }
+
+    /// The shown answer with each sentence followed by its citation markers.
+    pub fn cited_answer(&self) -> String {
+        self.sentences
+            .iter()
+            .filter(|s| s.supported)
+            .map(|s| {
+                let marks: String = s.citations.iter().map(|n| format!("[{n}]")).collect();
+                if marks.is_empty() {
+                    s.text.clone()
+                } else {
+                    format!("{} {marks}", s.text)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// Prompts the model with evidence sentences selected from `passages`, streams its text to
-/// `on_text`, checks the answer against the evidence and attaches citations. Shared by `ask` and `eval --answers`, so that eval measures what users get.
+/// `on_text`, checks each sentence of the answer against the evidence and attaches the
+/// quotes that back it. `embedder`, when given, adds embedding similarity to the check.
+/// Shared by `ask`, `chat` and `eval --answers`, so that eval measures what users get.
 pub fn generate_answer(
     model: &mut Llm,
     question: &str,
     passages: &[Passage],
     options: &AnswerOptions,
+    embedder: Option<&mut Embedder>,
     on_text: impl FnMut(&str) -> bool,
 ) -> Result<Response> {
     let evidence = answer::select_evidence(question, passages, options.evidence_sentences);
@@ -199,89 +248,73 @@ pub fn generate_answer(
     ];
     let (text, stats) = model.chat(&messages, &params, on_text)?;
     let text = text.trim().to_owned();
-    if text.is_empty() || answer::is_model_refusal(&text) {
+    if text.is_empty() || evidence.is_empty() || answer::is_model_refusal(&text) {
         return Ok(Response {
             answer: answer::REFUSAL.to_owned(),
             model_text: text,
             refused: true,
             supported: false,
+            sentences: Vec::new(),
             citations: Vec::new(),
             stats,
         });
     }
-    // An answer the evidence does not back (an invented figure, say) is replaced by the
-    // evidence itself: the user gets the source's words rather than a guess.
-    let supported = answer::is_supported(&text, &evidence);
-    let answer_text = if supported {
-        text.clone()
-    } else {
-        evidence
-            .iter()
-            .max_by(|a, b| a.score.total_cmp(&b.score))
-            .map(|e| e.sentence.clone())
-            .unwrap_or_else(|| text.clone())
+    let said = answer::answer_sentences(&text);
+    let cosine = match embedder {
+        Some(embedder) if !said.is_empty() => similarities(embedder, &said, &evidence),
+        _ => None,
     };
-    let citations = cite(question, &answer_text, passages, &evidence);
-    Ok(Response {
-        answer: answer_text,
-        model_text: text,
-        refused: false,
-        supported,
-        citations,
-        stats,
-    })
-}
+    let checks = answer::check_sentences(&said, &evidence, cosine.as_deref());
 
-/// Citations come from the evidence the model was shown, never from markers it writes: the
-/// evidence sentences that share the most words with the answer (at most one per passage,
-/// at most three), quoted verbatim; the best evidence sentence when none does.
-fn cite(
-    question: &str,
-    answer_text: &str,
-    passages: &[Passage],
-    evidence: &[answer::Evidence],
-) -> Vec<Citation> {
-    let mut ranked: Vec<(f32, &answer::Evidence)> = evidence
+    // Citations are numbered in the order the shown sentences first cite them.
+    let mut cited: Vec<usize> = Vec::new();
+    let mut number = |j: usize, cited: &mut Vec<usize>| {
+        if let Some(at) = cited.iter().position(|&c| c == j) {
+            at + 1
+        } else {
+            cited.push(j);
+            cited.len()
+        }
+    };
+    let mut sentences: Vec<AnswerSentence> = checks
         .iter()
-        .map(|e| {
-            let overlap = answer::term_coverage(answer_text, &e.sentence);
-            (
-                2.0 * overlap + answer::term_coverage(question, &e.sentence) + 0.1 * e.score,
-                e,
-            )
+        .map(|c| AnswerSentence {
+            text: c.text.clone(),
+            supported: c.supported,
+            citations: c.evidence.iter().map(|&j| number(j, &mut cited)).collect(),
+            source: "model",
         })
         .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-    // Further citations must state a number the answer states, when it states any: a
-    // sentence about another notice period is not support for this one.
-    let numbers: Vec<String> = answer::content_terms(answer_text)
-        .into_iter()
-        .filter(|t| t.chars().any(|c| c.is_ascii_digit()))
-        .collect();
-    let mut chosen: Vec<&answer::Evidence> = Vec::new();
-    for (score, e) in ranked {
-        let first = chosen.is_empty();
-        if chosen.len() == 3 || (!first && score < 1.0) {
-            break;
-        }
-        let states_a_number = numbers.is_empty()
-            || answer::content_terms(&e.sentence)
-                .iter()
-                .any(|t| numbers.contains(t));
-        if !first && !states_a_number {
-            continue;
-        }
-        if !chosen.iter().any(|c| c.passage == e.passage) {
-            chosen.push(e);
-        }
-    }
-    chosen.sort_by_key(|e| e.passage);
-    chosen
-        .into_iter()
-        .map(|e| {
+    let supported = checks.iter().any(|c| c.supported);
+    let answer_text = if supported {
+        checks
+            .iter()
+            .filter(|c| c.supported)
+            .map(|c| c.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        // Nothing the model said is backed (an invented figure, say): the user gets the
+        // source's own words rather than a guess.
+        let best = fallback_evidence(&evidence);
+        let n = number(best, &mut cited);
+        sentences.push(AnswerSentence {
+            text: evidence[best].sentence.clone(),
+            supported: true,
+            citations: vec![n],
+            source: "evidence",
+        });
+        evidence[best].sentence.clone()
+    };
+    let citations = cited
+        .iter()
+        .enumerate()
+        .map(|(i, &j)| {
+            let e = &evidence[j];
             let p = &passages[e.passage];
             Citation {
-                n: e.passage + 1,
+                n: i + 1,
+                source: e.passage + 1,
                 file: p.file_name.clone(),
                 path: p.path.clone(),
                 page: p.page,
@@ -289,7 +322,59 @@ fn cite(
                 score: p.score,
             }
         })
-        .collect()
+        .collect();
+    Ok(Response {
+        answer: answer_text,
+        model_text: text,
+        refused: false,
+        supported,
+        sentences,
+        citations,
+        stats,
+    })
+}
+
+/// Cosine similarities of each answer sentence with each evidence sentence, or `None` when
+/// the embedder fails (the check then goes by words alone).
+fn similarities(
+    embedder: &mut Embedder,
+    said: &[String],
+    evidence: &[answer::Evidence],
+) -> Option<Vec<Vec<f32>>> {
+    let texts: Vec<&str> = said
+        .iter()
+        .map(String::as_str)
+        .chain(evidence.iter().map(|e| e.sentence.as_str()))
+        .collect();
+    let vectors = match embedder.embed(&texts, 1) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!("embedding answer sentences: {e}");
+            return None;
+        }
+    };
+    let (answers, quotes) = vectors.split_at(said.len());
+    Some(
+        answers
+            .iter()
+            .map(|a| {
+                quotes
+                    .iter()
+                    .map(|q| a.iter().zip(q).map(|(x, y)| x * y).sum())
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+/// The evidence sentence shown when the model's answer is not backed: the best scored.
+fn fallback_evidence(evidence: &[answer::Evidence]) -> usize {
+    evidence
+        .iter()
+        .enumerate()
+        .max_by(|(_, a), (_, b)| a.score.total_cmp(&b.score))
+        .map(|(j, _)| j)
+        .unwrap_or(0)
 }
 
 fn closest(passages: &[Passage]) -> Vec<serde_json::Value> {

@@ -130,6 +130,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     let embedder = super::load_embedder(global)?;
     let mut retriever = Retriever::open(runtime, store, embedder)?;
     retriever.options = args.rank.options();
+    retriever.one_per_page = !args.rank.all_chunks;
     let mut model = if args.answers {
         Some(Llm::load(&llm::model_path(
             args.model.as_deref(),

@@ -39,6 +39,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
     let load = started.elapsed();
     let mut retriever = Retriever::open(runtime, store, embedder)?;
     retriever.options = args.rank.options();
+    retriever.one_per_page = !args.rank.all_chunks;
 
     let t = Instant::now();
     let vector = retriever.embed_question(&args.question)?;
