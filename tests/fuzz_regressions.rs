@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::*;
-use dossier_ingest::ExtractOptions;
+use dossier_ingest::{ExtractOptions, OcrMode};
 
 /// Generous for a 2-core CI machine running other tests; a hang is minutes, not seconds.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -58,7 +58,12 @@ fn extraction_returns_on_every_hostile_input_within_the_time_limit() {
         std::thread::Builder::new()
             .stack_size(8 << 20)
             .spawn(move || {
-                let result = dossier_ingest::pdf::extract(&bytes, &ExtractOptions::default());
+                // OCR off, as in the fuzz target: the parser is under test, not tesseract.
+                let options = ExtractOptions {
+                    ocr: OcrMode::Never,
+                    ..ExtractOptions::default()
+                };
+                let result = dossier_ingest::pdf::extract(&bytes, &options);
                 let _ = tx.send(result.map(|t| t.pages.len()).map_err(|e| e.to_string()));
             })
             .unwrap();
