@@ -354,6 +354,7 @@ mod tests {
             char_end: text.chars().count() as u32,
             text: text.into(),
             score,
+            ocr: false,
         }
     }
 

@@ -21,6 +21,9 @@ pub struct Passage {
     pub text: String,
     /// Cosine similarity to the question.
     pub score: f32,
+    /// The page's text was recognised by OCR (quote it with that caveat).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ocr: bool,
 }
 
 /// A passage with its place in the ranking that found it.
@@ -121,8 +124,9 @@ impl Retriever {
                         chunk_index: hit.chunk.chunk_index,
                         char_start: hit.chunk.char_start,
                         char_end: hit.chunk.char_end,
-                        text: hit.chunk.text,
                         score: hit.score,
+                        ocr: hit.chunk.ocr,
+                        text: hit.chunk.text,
                     },
                     relevance: ranked.relevance,
                     vector_rank: ranked.vector_rank,

@@ -160,6 +160,8 @@ fn a_scanned_page_is_ocrd_when_tesseract_is_installed() {
     ])));
     assert_eq!(found["hits"][0]["file"], "scanned.pdf", "{found:#}");
     assert_eq!(found["hits"][0]["page"], 1, "{found:#}");
+    // The store keeps that the text came from OCR, and search says so.
+    assert_eq!(found["hits"][0]["ocr"], true, "{found:#}");
 }
 
 #[test]

@@ -1031,6 +1031,7 @@ pub(crate) fn chunk_records(
             char_end: chunk.char_end,
             text: chunk.text.clone(),
             vector,
+            ocr: chunk.ocr,
         })
         .collect()
 }

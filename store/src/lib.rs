@@ -87,6 +87,9 @@ pub struct Store {
     meta: Table,
     documents: Table,
     chunks: Option<Table>,
+    /// Whether the chunks table has the `ocr` column (stores from before it was added lack
+    /// it until a writer opens them).
+    chunks_have_ocr: bool,
     /// Ids that have chunk rows but no document row (a write that died before its commit
     /// point), found by one scan at the first write; only these need clearing before a put.
     leftovers: Mutex<Option<HashSet<String>>>,
@@ -178,12 +181,32 @@ impl Store {
         } else {
             None
         };
+        let mut chunks_have_ocr = true;
+        if let Some(table) = &chunks {
+            if table.schema().await?.field_with_name("ocr").is_err() {
+                if create {
+                    // A writer brings a store from before OCR up to date: one added column,
+                    // false for every existing row.
+                    table
+                        .add_columns()
+                        .transform(lancedb::table::NewColumnTransform::SqlExpressions(vec![(
+                            "ocr".to_owned(),
+                            "false".to_owned(),
+                        )]))
+                        .execute()
+                        .await?;
+                } else {
+                    chunks_have_ocr = false;
+                }
+            }
+        }
         Ok(Self {
             uri: uri.to_owned(),
             db,
             meta,
             documents,
             chunks,
+            chunks_have_ocr,
             leftovers: Mutex::new(None),
         })
     }
@@ -196,6 +219,15 @@ impl Store {
         on_wait: impl FnOnce(&Holder),
     ) -> Result<Option<WriteLock>> {
         WriteLock::acquire(uri, command, wait, on_wait)
+    }
+
+    /// `columns` plus `ocr` where the chunks table has it.
+    pub(crate) fn chunk_columns<'a>(&self, columns: &[&'a str]) -> Vec<&'a str> {
+        let mut all = columns.to_vec();
+        if self.chunks_have_ocr {
+            all.push("ocr");
+        }
+        all
     }
 
     pub fn uri(&self) -> &str {
@@ -698,6 +730,7 @@ mod store_tests {
                 char_end: 1,
                 text: format!("{id} {i}"),
                 vector: vec![1.0, i as f32, 0.5],
+                ocr: false,
             })
             .collect()
     }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use arrow_array::types::Float32Type;
 use arrow_array::{
-    Array, FixedSizeListArray, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+    Array, BooleanArray, FixedSizeListArray, Int64Array, RecordBatch, StringArray, UInt32Array,
+    UInt64Array,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
@@ -50,6 +51,8 @@ pub struct ChunkRecord {
     pub text: String,
     /// Empty when read back from a search.
     pub vector: Vec<f32>,
+    /// The text was recognised by OCR from an image of the page (it may hold misreadings).
+    pub ocr: bool,
 }
 
 pub fn meta_schema() -> SchemaRef {
@@ -88,6 +91,9 @@ pub fn chunks_schema(dimension: usize) -> SchemaRef {
             ),
             false,
         ),
+        // Nullable: stores written before the column existed get it added with
+        // `add_columns`, which makes nullable columns.
+        Field::new("ocr", DataType::Boolean, true),
     ]))
 }
 
@@ -164,6 +170,7 @@ pub fn chunks_batch(chunks: &[ChunkRecord], dimension: usize) -> Result<RecordBa
                 chunks.iter().map(|c| c.text.as_str()),
             )),
             Arc::new(vectors),
+            Arc::new(BooleanArray::from_iter(chunks.iter().map(|c| Some(c.ocr)))),
         ],
     )
 }
@@ -215,6 +222,8 @@ pub fn chunks_from_batch(batch: &RecordBatch) -> Result<Vec<ChunkRecord>, ArrowE
     let char_start = column::<UInt32Array>(batch, "char_start")?;
     let char_end = column::<UInt32Array>(batch, "char_end")?;
     let text = column::<StringArray>(batch, "text")?;
+    // Absent from stores written before OCR existed, and from reads that do not select it.
+    let ocr = column::<BooleanArray>(batch, "ocr").ok();
     Ok((0..batch.num_rows())
         .map(|i| ChunkRecord {
             doc_id: doc_id.value(i).to_owned(),
@@ -224,6 +233,7 @@ pub fn chunks_from_batch(batch: &RecordBatch) -> Result<Vec<ChunkRecord>, ArrowE
             char_end: char_end.value(i),
             text: text.value(i).to_owned(),
             vector: Vec::new(),
+            ocr: ocr.is_some_and(|o| !o.is_null(i) && o.value(i)),
         })
         .collect())
 }
@@ -269,6 +279,7 @@ mod tests {
             char_end: 42,
             text: "The term is twelve months.".into(),
             vector: vec![0.5; 4],
+            ocr: true,
         };
         let batch = chunks_batch(std::slice::from_ref(&chunk), 4).unwrap();
         let back = chunks_from_batch(&batch).unwrap();

@@ -244,7 +244,9 @@ impl Store {
                     .distance_type(DistanceType::Cosine)
                     // Over-fetch a little: rows of an unfinished write are skipped below.
                     .limit(n + n / 4 + 8)
-                    .select(lancedb::query::Select::columns(VECTOR_COLUMNS))
+                    .select(lancedb::query::Select::columns(
+                        &self.chunk_columns(VECTOR_COLUMNS),
+                    ))
                     .execute()
                     .await?
                     .try_collect::<Vec<RecordBatch>>()
@@ -317,7 +319,9 @@ impl Store {
                     .query()
                     .full_text_search(FullTextSearchQuery::new(text.to_owned()))
                     .limit(n + n / 4 + 8)
-                    .select(lancedb::query::Select::columns(TEXT_COLUMNS))
+                    .select(lancedb::query::Select::columns(
+                        &self.chunk_columns(TEXT_COLUMNS),
+                    ))
                     .execute()
                     .await?
                     .try_collect::<Vec<RecordBatch>>()
@@ -456,6 +460,7 @@ mod tests {
             char_end: text.len() as u32,
             text: text.to_owned(),
             vector: vector.to_vec(),
+            ocr: false,
         }
     }
 

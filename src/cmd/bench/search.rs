@@ -129,6 +129,7 @@ pub fn at_scale(
                     char_end: text.chars().count() as u32,
                     text,
                     vector: unit_vector(&mut rng, dimension),
+                    ocr: false,
                 });
             }
             records.push(DocumentRecord {
