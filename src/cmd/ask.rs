@@ -13,6 +13,7 @@ use crate::answer::{self, RefusalPolicy};
 use crate::llm::{self, ChatMessage, GenerationParams, Llm};
 use crate::retrieve::{Passage, RankArgs, Retriever};
 use crate::GlobalArgs;
+use dossier_ingest::Embedder;
 
 #[derive(Args, Debug)]
 pub struct AskArgs {
@@ -36,7 +37,11 @@ pub struct AskArgs {
     /// Refuse when the best passage's similarity is below this (0..1).
     #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
     min_score: f32,
-    /// Print JSON ({answer, refused, citations: [{file, page, quote, score}], timings}).
+    /// Do not refuse questions whose numbers or acronyms no retrieved passage mentions.
+    #[arg(long, hide = true)]
+    no_key_terms: bool,
+    /// Print JSON ({answer, refused, sentences: [{text, supported, citations: [n]}],
+    /// citations: [{n, file, page, quote, score}], timings}).
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -45,8 +50,10 @@ pub struct AskArgs {
 
 #[derive(Serialize)]
 pub struct Citation {
-    /// The number the source had in the prompt.
+    /// Its number in the answer: sentences cite `[n]`.
     pub n: usize,
+    /// The number its passage had in the prompt.
+    pub source: usize,
     pub file: String,
     pub path: String,
     pub page: u32,
@@ -68,16 +75,22 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     let vector = retriever.embed_question(&args.question)?;
     let embed_time = t.elapsed();
     let t = Instant::now();
-    let passages = retriever.search(runtime, &args.question, &vector, args.k)?;
+    // A few more passages than the model sees, for the refusal's key-term check.
+    let mut passages = retriever.search(runtime, &args.question, &vector, args.k.max(10))?;
     let search_time = t.elapsed();
 
     let policy = RefusalPolicy {
         min_score: args.min_score,
+        key_terms: !args.no_key_terms,
+        number_window: args.k,
     };
-    if policy.should_refuse(&passages) {
+    let refusal = policy.refusal(&args.question, &passages);
+    passages.truncate(args.k);
+    if let Some(reason) = refusal {
         return refuse(
             &args,
             &passages,
+            &reason,
             serde_json::json!({
                 "load_ms": super::millis(load_retrieval),
                 "embed_ms": super::millis(embed_time),
@@ -99,13 +112,20 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     };
     let stream = !args.json;
     let mut stdout = std::io::stdout();
-    let response = generate_answer(&mut model, &args.question, &passages, &options, |piece| {
-        if stream {
-            let _ = write!(stdout, "{piece}");
-            let _ = stdout.flush();
-        }
-        !super::interrupted()
-    })?;
+    let response = generate_answer(
+        &mut model,
+        &args.question,
+        &passages,
+        &options,
+        Some(&mut retriever.embedder),
+        |piece| {
+            if stream {
+                let _ = write!(stdout, "{piece}");
+                let _ = stdout.flush();
+            }
+            !super::interrupted()
+        },
+    )?;
     if stream {
         println!();
     }
@@ -134,22 +154,14 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
             "refused": false,
             "supported": response.supported,
             "model_answer": response.model_text,
+            "sentences": response.sentences,
             "citations": response.citations,
             "model": model.name,
             "usage": stats,
             "timings": timings,
         }))?;
     } else {
-        if !response.supported {
-            println!(
-                "\n(Not backed by the sources, so here is what they say:)\n{}",
-                response.answer
-            );
-        }
-        println!("\nSources:");
-        for c in &response.citations {
-            println!("[{}] {}, p. {} — \"{}\"", c.n, c.file, c.page, c.quote);
-        }
+        print_checked(&response);
     }
     Ok(if stats.finish_reason == "interrupted" {
         crate::exit::INTERRUPTED
@@ -235,7 +247,24 @@ pub fn generate_answer(
     embedder: Option<&mut Embedder>,
     on_text: impl FnMut(&str) -> bool,
 ) -> Result<Response> {
-    let evidence = answer::select_evidence(question, passages, options.evidence_sentences);
+    let mut embedder = embedder;
+    let similarity = embedder
+        .as_deref_mut()
+        .and_then(|e| question_similarities(e, question, passages));
+    let evidence = answer::select_evidence(
+        question,
+        passages,
+        options.evidence_sentences,
+        similarity.as_deref(),
+    );
+    for e in &evidence {
+        tracing::debug!(
+            passage = e.passage,
+            score = e.score,
+            "evidence: {}",
+            super::one_line(&e.sentence, 200)
+        );
+    }
     let user_prompt = answer::build_evidence_prompt(question, passages, &evidence);
     let params = GenerationParams {
         max_new_tokens: options.max_tokens,
@@ -268,7 +297,7 @@ pub fn generate_answer(
 
     // Citations are numbered in the order the shown sentences first cite them.
     let mut cited: Vec<usize> = Vec::new();
-    let mut number = |j: usize, cited: &mut Vec<usize>| {
+    let number = |j: usize, cited: &mut Vec<usize>| {
         if let Some(at) = cited.iter().position(|&c| c == j) {
             at + 1
         } else {
@@ -334,6 +363,33 @@ pub fn generate_answer(
     })
 }
 
+/// Cosine similarity of the question with each candidate evidence sentence, or `None` when
+/// the embedder fails (evidence is then chosen by words alone).
+fn question_similarities(
+    embedder: &mut Embedder,
+    question: &str,
+    passages: &[Passage],
+) -> Option<Vec<f32>> {
+    let candidates = answer::candidate_sentences(passages);
+    let texts: Vec<&str> = std::iter::once(question)
+        .chain(candidates.iter().map(|(_, _, s)| *s))
+        .collect();
+    match embedder.embed(&texts, 1) {
+        Ok(vectors) => {
+            let (q, rest) = vectors.split_first()?;
+            Some(
+                rest.iter()
+                    .map(|v| v.iter().zip(q).map(|(x, y)| x * y).sum())
+                    .collect(),
+            )
+        }
+        Err(e) => {
+            tracing::debug!("embedding evidence sentences: {e}");
+            None
+        }
+    }
+}
+
 /// Cosine similarities of each answer sentence with each evidence sentence, or `None` when
 /// the embedder fails (the check then goes by words alone).
 fn similarities(
@@ -390,18 +446,44 @@ fn closest(passages: &[Passage]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn refuse(args: &AskArgs, passages: &[Passage], timings: serde_json::Value) -> Result<u8> {
+/// After the streamed model text: what the check made of it, and the sources.
+pub fn print_checked(response: &Response) {
+    if !response.supported {
+        println!(
+            "\n(Not backed by the sources, so here is what they say:)\n{}",
+            response.cited_answer()
+        );
+    } else if response.dropped() > 0 {
+        println!(
+            "\n(Checked against the sources; {} sentence(s) they do not back left out:)\n{}",
+            response.dropped(),
+            response.cited_answer()
+        );
+    }
+    println!("\nSources:");
+    for c in &response.citations {
+        println!("[{}] {}, p. {} — \"{}\"", c.n, c.file, c.page, c.quote);
+    }
+}
+
+fn refuse(
+    args: &AskArgs,
+    passages: &[Passage],
+    reason: &answer::Refusal,
+    timings: serde_json::Value,
+) -> Result<u8> {
     if args.json {
         super::print_json(&serde_json::json!({
             "question": args.question,
             "answer": answer::REFUSAL,
             "refused": true,
+            "refusal_reason": reason.to_string(),
             "citations": [],
             "closest": closest(passages),
             "timings": timings,
         }))?;
     } else {
-        println!("{}", answer::REFUSAL);
+        println!("{} ({reason})", answer::REFUSAL);
         if !passages.is_empty() {
             println!("\nClosest passages (not enough to answer):");
             for p in passages.iter().take(3) {

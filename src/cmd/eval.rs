@@ -32,6 +32,9 @@ pub struct EvalArgs {
     /// Passages retrieved for the answer.
     #[arg(long, default_value_t = 4)]
     answer_k: usize,
+    /// Refuse on retrieval score only (not on numbers or acronyms the passages lack).
+    #[arg(long, hide = true)]
+    no_key_terms: bool,
     /// Print JSON (per kind and overall, plus per-question rows) instead of tables.
     #[arg(long)]
     json: bool,
@@ -139,7 +142,11 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     } else {
         None
     };
-    let policy = RefusalPolicy::default();
+    let policy = RefusalPolicy {
+        number_window: args.answer_k,
+        key_terms: !args.no_key_terms,
+        ..RefusalPolicy::default()
+    };
     let options = AnswerOptions {
         max_tokens: 160,
         temperature: 0.0,
@@ -157,7 +164,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         let t = Instant::now();
         let passages = retriever.search(runtime, &item.question, &vector, max_k)?;
         let search = t.elapsed();
-        let retrieval_refused = policy.should_refuse(&passages);
+        let retrieval_refused = policy.refusal(&item.question, &passages).is_some();
         let mut row = Row {
             id: item.id.clone(),
             kind: item.kind.clone().unwrap_or_else(|| "answerable".into()),
@@ -188,9 +195,14 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
             } else {
                 let t = Instant::now();
                 let top: Vec<Passage> = passages.iter().take(args.answer_k).cloned().collect();
-                let response = generate_answer(model, &item.question, &top, &options, |_| {
-                    !super::interrupted()
-                })?;
+                let response = generate_answer(
+                    model,
+                    &item.question,
+                    &top,
+                    &options,
+                    Some(&mut retriever.embedder),
+                    |_| !super::interrupted(),
+                )?;
                 row.generate_ms = Some(super::millis(t.elapsed()));
                 row.refused = Some(response.refused);
                 row.answer_correct = Some(if item.unanswerable() {
