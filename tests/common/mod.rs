@@ -9,8 +9,12 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+/// The checkout the tests run in. Read at run time (cargo sets it when it runs a test), so
+/// that two clones sharing one target directory never read each other's files.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 pub fn models() -> PathBuf {
