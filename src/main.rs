@@ -73,6 +73,9 @@ enum Command {
     Search(cmd::search::SearchArgs),
     /// Answer a question from the documents with the local LLM, citing file and page.
     Ask(cmd::ask::AskArgs),
+    /// A conversation: questions from stdin, one a line; follow-ups ("what size was it?")
+    /// are searched with the previous question's terms. `exit` or end of input ends it.
+    Chat(cmd::chat::ChatArgs),
     /// List the documents in the store.
     Ls(cmd::ls::LsArgs),
     /// Remove documents from the store, by path (file or folder) or id prefix.
@@ -149,6 +152,7 @@ fn main() -> ExitCode {
             Command::Ingest(args) => cmd::ingest::run(&runtime, &cli.global, args),
             Command::Search(args) => cmd::search::run(&runtime, &cli.global, args),
             Command::Ask(args) => cmd::ask::run(&runtime, &cli.global, args),
+            Command::Chat(args) => cmd::chat::run(&runtime, &cli.global, args),
             Command::Ls(args) => cmd::ls::run(&runtime, &cli.global, args),
             Command::Rm(args) => cmd::rm::run(&runtime, &cli.global, args),
             Command::Optimize(args) => cmd::optimize::run(&runtime, &cli.global, args),

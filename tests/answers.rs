@@ -121,3 +121,43 @@ fn an_unanswerable_sample_question_is_refused() {
         "{result:#}"
     );
 }
+
+#[test]
+fn chat_answers_a_follow_up_from_the_same_document() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let mut child = dossier(sample_store())
+        .args(["chat", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dossier chat starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"What stent was placed during the catheterization?\nWhat size was it?\nexit\nWho won the 1998 World Cup?\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let turns: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(turns.len(), 2, "exit ends the session: {turns:#?}");
+    let query = turns[1]["query"].as_str().unwrap();
+    assert!(
+        query.starts_with("What size was it? (") && query.contains("stent"),
+        "the follow-up is searched as a standalone query: {query}"
+    );
+    for turn in &turns {
+        assert_eq!(turn["refused"], false, "{turn:#}");
+        let citations = turn["citations"].as_array().unwrap();
+        assert!(!citations.is_empty(), "{turn:#}");
+        for c in citations {
+            assert_eq!(c["file"], "discharge-summary.pdf", "{turn:#}");
+        }
+    }
+}

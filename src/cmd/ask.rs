@@ -433,7 +433,7 @@ fn fallback_evidence(evidence: &[answer::Evidence]) -> usize {
         .unwrap_or(0)
 }
 
-fn closest(passages: &[Passage]) -> Vec<serde_json::Value> {
+pub fn closest(passages: &[Passage]) -> Vec<serde_json::Value> {
     passages
         .iter()
         .take(3)

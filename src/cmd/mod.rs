@@ -3,6 +3,7 @@
 pub mod ask;
 pub mod bench;
 pub mod bench_ingest;
+pub mod chat;
 pub mod check;
 pub mod eval;
 pub mod extract;
@@ -38,6 +39,12 @@ pub fn watch_interrupts() {
 
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Forgets earlier Ctrl-Cs: `chat` stops one answer and goes on with the next question.
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, Ordering::SeqCst);
+    INTERRUPTS.store(0, Ordering::SeqCst);
 }
 
 pub fn load_embedder(global: &GlobalArgs) -> Result<Embedder> {

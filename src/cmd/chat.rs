@@ -1,0 +1,157 @@
+//! `dossier chat`: a conversation over the documents. Questions come from stdin, one a line
+//! (a terminal or a pipe); each is answered like `ask` (refusal, evidence, checked
+//! sentences, quotes). A follow-up that points back ("what size was it?") is searched as a
+//! standalone query carrying the previous question's terms. Ctrl-C stops the answer being
+//! generated and the conversation goes on; `exit`, `quit` or end of input ends it.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tokio::runtime::Runtime;
+
+use super::ask::{closest, generate_answer, print_checked, AnswerOptions};
+use crate::answer::{self, RefusalPolicy};
+use crate::llm::{self, Llm};
+use crate::retrieve::{RankArgs, Retriever};
+use crate::GlobalArgs;
+
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    /// Passages retrieved per question.
+    #[arg(short, long, default_value_t = 4)]
+    k: usize,
+    /// A GGUF model to answer with (llama, mistral or qwen2 architecture).
+    #[arg(long, env = "DOSSIER_MODEL")]
+    model: Option<PathBuf>,
+    /// Cap on each answer's length, in tokens.
+    #[arg(long, default_value_t = 160)]
+    max_tokens: usize,
+    /// Sampling temperature; 0 is greedy (reproducible).
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    /// Evidence sentences, picked from the passages, that the model answers from.
+    #[arg(long, default_value_t = 6)]
+    evidence: usize,
+    /// Refuse when the best passage's similarity is below this (0..1).
+    #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
+    min_score: f32,
+    /// One JSON object a line per question ({question, query, answer, refused, sentences,
+    /// citations}) instead of streamed text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    rank: RankArgs,
+}
+
+pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8> {
+    super::watch_interrupts();
+    let store = super::open_store(runtime, global, false)?;
+    let embedder = super::load_embedder(global)?;
+    let mut retriever = Retriever::open(runtime, store, embedder)?;
+    retriever.options = args.rank.options();
+    retriever.one_per_page = !args.rank.all_chunks;
+    let mut model = Llm::load(&llm::model_path(args.model.as_deref(), &global.models))?;
+    let policy = RefusalPolicy {
+        min_score: args.min_score,
+        number_window: args.k,
+        ..RefusalPolicy::default()
+    };
+    let options = AnswerOptions {
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+        evidence_sentences: args.evidence,
+    };
+
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    if interactive {
+        eprintln!("Ask about your documents. Ctrl-C stops an answer; `exit` or Ctrl-D ends.");
+    }
+    let mut stdout = std::io::stdout();
+    let mut previous: Option<String> = None;
+    let mut lines = stdin.lock().lines();
+    loop {
+        if interactive {
+            eprint!("> ");
+            let _ = std::io::stderr().flush();
+        }
+        let Some(line) = lines.next() else { break };
+        let line = line.context("reading a question from stdin")?;
+        let question = line.trim();
+        if question.is_empty() {
+            continue;
+        }
+        if matches!(question, "exit" | "quit" | "/exit" | "/quit") {
+            break;
+        }
+        super::clear_interrupt();
+        let query = answer::standalone_query(question, previous.as_deref());
+        previous = Some(query.clone());
+        if query != question && !args.json {
+            println!("(searching for: {query})");
+        }
+
+        let vector = retriever.embed_question(&query)?;
+        let mut passages = retriever.search(runtime, &query, &vector, args.k.max(10))?;
+        let refusal = policy.refusal(&query, &passages);
+        passages.truncate(args.k);
+        if let Some(reason) = refusal {
+            if args.json {
+                print_line(&serde_json::json!({
+                    "question": question, "query": query, "answer": answer::REFUSAL,
+                    "refused": true, "refusal_reason": reason.to_string(),
+                    "sentences": [], "citations": [], "closest": closest(&passages),
+                }))?;
+            } else {
+                println!("{} ({reason})\n", answer::REFUSAL);
+            }
+            continue;
+        }
+
+        let stream = !args.json;
+        let response = generate_answer(
+            &mut model,
+            &query,
+            &passages,
+            &options,
+            Some(&mut retriever.embedder),
+            |piece| {
+                if stream {
+                    let _ = write!(stdout, "{piece}");
+                    let _ = stdout.flush();
+                }
+                !super::interrupted()
+            },
+        )?;
+        let stopped = response.stats.finish_reason == "interrupted";
+        if args.json {
+            print_line(&serde_json::json!({
+                "question": question, "query": query, "answer": response.answer,
+                "refused": response.refused, "supported": response.supported,
+                "stopped": stopped, "model_answer": response.model_text,
+                "sentences": response.sentences, "citations": response.citations,
+            }))?;
+            continue;
+        }
+        println!();
+        if stopped {
+            println!("(stopped)");
+        }
+        if response.refused {
+            println!("({})", answer::REFUSAL);
+        } else {
+            print_checked(&response);
+        }
+        println!();
+    }
+    Ok(crate::exit::OK)
+}
+
+fn print_line(value: &serde_json::Value) -> Result<()> {
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{}", serde_json::to_string(value)?)?;
+    stdout.flush()?;
+    Ok(())
+}
