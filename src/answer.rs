@@ -80,10 +80,11 @@ pub fn term_coverage(question: &str, text: &str) -> f32 {
 /// samples/eval/qa.jsonl (BENCHMARKS.md). Two signals:
 /// - the best passage's cosine similarity: every answerable question's best passage scored
 ///   at least 0.29, questions on absent topics at most 0.15;
-/// - the question's key terms: a number it names must occur (as a whole term) in the
-///   passages the model is shown, and an acronym it names in one of the retrieved passages
-///   or their file names. A question about "April 2022" or "the FDA" that the documents
-///   never mention is about something they do not cover, however close the topic is.
+/// - the question's key terms: a number it names must occur (as a whole term), and an
+///   acronym it names must occur, in the retrieved passages, the ten best chunks (before
+///   one-per-page collapsing, which can hide the chunk that holds it) or their file names.
+///   A question about "April 2022" or "the FDA" that the documents never mention is about
+///   something they do not cover, however close the topic is.
 ///
 /// General word-overlap thresholds were tried and dropped: paraphrased questions share few
 /// words with their answer (30% of answerable questions refused, no unanswerable one).
@@ -93,8 +94,6 @@ pub struct RefusalPolicy {
     pub min_score: f32,
     /// Check the question's numbers and acronyms against the passages.
     pub key_terms: bool,
-    /// How many of the best passages a number must occur in (those the model sees).
-    pub number_window: usize,
 }
 
 impl Default for RefusalPolicy {
@@ -102,7 +101,6 @@ impl Default for RefusalPolicy {
         Self {
             min_score: 0.25,
             key_terms: true,
-            number_window: 4,
         }
     }
 }
@@ -133,15 +131,22 @@ impl RefusalPolicy {
             .is_none_or(|best| best.score < self.min_score)
     }
 
-    /// Why `question` cannot be answered from `passages` (best first), if it cannot.
-    pub fn refusal(&self, question: &str, passages: &[Passage]) -> Option<Refusal> {
+    /// Why `question` cannot be answered from `passages` (best first), if it cannot;
+    /// `wider` are more retrieved chunks that key terms may also be found in.
+    pub fn refusal(
+        &self,
+        question: &str,
+        passages: &[Passage],
+        wider: &[Passage],
+    ) -> Option<Refusal> {
         if self.should_refuse(passages) {
             return Some(Refusal::WeakRetrieval);
         }
         if !self.key_terms {
             return None;
         }
-        missing_key_term(question, passages, self.number_window).map(Refusal::MissingTerm)
+        let pool: Vec<&Passage> = passages.iter().chain(wider).collect();
+        missing_key_term(question, &pool).map(Refusal::MissingTerm)
     }
 }
 
@@ -154,16 +159,11 @@ fn is_number(term: &str) -> bool {
     term.chars().any(|c| c.is_ascii_digit())
 }
 
-/// The first number of `question` absent from the first `number_window` passages, or
+/// The first number of `question` absent from every passage (as a whole term), or
 /// acronym (2–6 capitals) absent from every passage and file name.
-pub fn missing_key_term(
-    question: &str,
-    passages: &[Passage],
-    number_window: usize,
-) -> Option<String> {
+pub fn missing_key_term(question: &str, passages: &[&Passage]) -> Option<String> {
     let shown: HashSet<String> = passages
         .iter()
-        .take(number_window)
         .flat_map(|p| content_terms(&p.text))
         .filter(|t| is_number(t))
         .map(|t| number_key(&t))
@@ -745,19 +745,19 @@ mod tests {
         ];
         let policy = RefusalPolicy::default();
         assert_eq!(
-            policy.refusal("Who was elected in April 2022?", &passages),
+            policy.refusal("Who was elected in April 2022?", &passages, &[]),
             Some(Refusal::MissingTerm("2022".into()))
         );
         assert_eq!(
-            policy.refusal("Was the DPL cleared by the FDA?", &passages),
+            policy.refusal("Was the DPL cleared by the FDA?", &passages, &[]),
             Some(Refusal::MissingTerm("FDA".into()))
         );
         assert_eq!(
-            policy.refusal("Who was elected in April 2020?", &passages),
+            policy.refusal("Who was elected in April 2020?", &passages, &[]),
             None
         );
         assert_eq!(
-            policy.refusal("What does the AGREEMENT say of elections?", &passages),
+            policy.refusal("What does the AGREEMENT say of elections?", &passages, &[]),
             None,
             "an all-capitals word longer than 6 letters is not an acronym"
         );

@@ -82,9 +82,15 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     let policy = RefusalPolicy {
         min_score: args.min_score,
         key_terms: !args.no_key_terms,
-        number_window: args.k,
     };
-    let refusal = policy.refusal(&args.question, &passages);
+    let refusal = decide_refusal(
+        runtime,
+        &mut retriever,
+        &policy,
+        &args.question,
+        &vector,
+        &passages,
+    )?;
     passages.truncate(args.k);
     if let Some(reason) = refusal {
         return refuse(
@@ -168,6 +174,27 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     } else {
         crate::exit::OK
     })
+}
+
+/// Whether to refuse `question`, given its `passages`. A key term missing from them is
+/// looked for once more in the ten best chunks before one-per-page collapsing (the chunk
+/// that holds it may have lost to a better one of its page).
+pub fn decide_refusal(
+    runtime: &Runtime,
+    retriever: &mut Retriever,
+    policy: &RefusalPolicy,
+    question: &str,
+    vector: &[f32],
+    passages: &[Passage],
+) -> Result<Option<answer::Refusal>> {
+    let refusal = policy.refusal(question, passages, &[]);
+    if !matches!(refusal, Some(answer::Refusal::MissingTerm(_))) || !retriever.one_per_page {
+        return Ok(refusal);
+    }
+    retriever.one_per_page = false;
+    let wider = retriever.search(runtime, question, vector, 10);
+    retriever.one_per_page = true;
+    Ok(policy.refusal(question, passages, &wider?))
 }
 
 /// How to generate an answer.

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use tokio::runtime::Runtime;
 
-use super::ask::{closest, generate_answer, print_checked, AnswerOptions};
+use super::ask::{closest, decide_refusal, generate_answer, print_checked, AnswerOptions};
 use crate::answer::{self, RefusalPolicy};
 use crate::llm::{self, Llm};
 use crate::retrieve::{RankArgs, Retriever};
@@ -55,7 +55,6 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
     let mut model = Llm::load(&llm::model_path(args.model.as_deref(), &global.models))?;
     let policy = RefusalPolicy {
         min_score: args.min_score,
-        number_window: args.k,
         ..RefusalPolicy::default()
     };
     let options = AnswerOptions {
@@ -95,7 +94,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
 
         let vector = retriever.embed_question(&query)?;
         let mut passages = retriever.search(runtime, &query, &vector, args.k.max(10))?;
-        let refusal = policy.refusal(&query, &passages);
+        let refusal = decide_refusal(runtime, &mut retriever, &policy, &query, &vector, &passages)?;
         passages.truncate(args.k);
         if let Some(reason) = refusal {
             if args.json {

@@ -10,7 +10,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
-use super::ask::{generate_answer, AnswerOptions};
+use super::ask::{decide_refusal, generate_answer, AnswerOptions};
 use crate::answer::RefusalPolicy;
 use crate::llm::{self, Llm};
 use crate::retrieve::{Passage, RankArgs, Retriever};
@@ -143,7 +143,6 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         None
     };
     let policy = RefusalPolicy {
-        number_window: args.answer_k,
         key_terms: !args.no_key_terms,
         ..RefusalPolicy::default()
     };
@@ -164,7 +163,15 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         let t = Instant::now();
         let passages = retriever.search(runtime, &item.question, &vector, max_k)?;
         let search = t.elapsed();
-        let retrieval_refused = policy.refusal(&item.question, &passages).is_some();
+        let retrieval_refused = decide_refusal(
+            runtime,
+            &mut retriever,
+            &policy,
+            &item.question,
+            &vector,
+            &passages,
+        )?
+        .is_some();
         let mut row = Row {
             id: item.id.clone(),
             kind: item.kind.clone().unwrap_or_else(|| "answerable".into()),
