@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Python reference ingest pipeline for BENCHMARKS.md (issue 6, item 7b).
+
+PDF -> text (pypdf) -> token-window chunks -> vectors (all-MiniLM-L6-v2), end to end, no
+store writes. The issue names sentence-transformers; that needs torch (a very large download,
+and the CPU-only wheel is not on PyPI), so this runs the SAME model files dossier loads
+(models/embed/model.onnx, int8, and models/embed/tokenizer.json) through onnxruntime's Python
+API instead, with the same post-processing as dossier: mean pooling over the attention mask,
+then L2 normalisation.
+
+Chunks: each page's text is tokenised with the model's tokenizer (no special tokens) and cut
+into windows of at most 254 tokens with 32 tokens of overlap; [CLS]/[SEP] are added around
+each window (256 word pieces, the model's limit). dossier splits on sentence/paragraph
+boundaries within the same token budget, so chunk counts are close but not identical.
+
+Setup (pinned, idempotent):
+    python3 -m venv ~/.cache/dossier-bench-venv
+    ~/.cache/dossier-bench-venv/bin/pip install pypdf==7.1.0 onnxruntime==1.28.0 tokenizers==0.23.3
+Run:
+    ~/.cache/dossier-bench-venv/bin/python bench/ingest/python_reference.py \
+        --models models --batch-size 1 samples/eval/pdfs/*.pdf
+Prints one JSON line: pages, chunks, seconds (end to end), read/chunk/embed seconds,
+pages_per_second, chunks_per_second. Wrap in /usr/bin/time -v for peak RSS.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+import pypdf
+from tokenizers import Tokenizer
+
+MAX_TOKENS = 254  # model limit 256 minus [CLS] and [SEP], as dossier's chunker
+OVERLAP = 32
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("pdfs", nargs="+")
+    ap.add_argument("--models", default=os.environ.get("DOSSIER_MODELS", "models"))
+    ap.add_argument("--batch-size", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="intra-op threads, 0 = all cores")
+    args = ap.parse_args()
+
+    start = time.perf_counter()
+    embed_dir = os.path.join(args.models, "embed")
+    tok = Tokenizer.from_file(os.path.join(embed_dir, "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = args.threads
+    sess = ort.InferenceSession(
+        os.path.join(embed_dir, "model.onnx"), opts, providers=["CPUExecutionProvider"]
+    )
+    input_names = {i.name for i in sess.get_inputs()}
+    load_s = time.perf_counter() - start
+
+    read_s = chunk_s = embed_s = 0.0
+    pages = chunks = 0
+    pending = []  # token id lists waiting for a batch
+    vectors = []
+
+    def flush():
+        nonlocal embed_s
+        if not pending:
+            return
+        t = time.perf_counter()
+        width = max(len(p) for p in pending)
+        ids = np.zeros((len(pending), width), dtype=np.int64)
+        mask = np.zeros((len(pending), width), dtype=np.int64)
+        for row, p in enumerate(pending):
+            ids[row, : len(p)] = p
+            mask[row, : len(p)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in input_names:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = sess.run(None, feed)[0]  # (batch, seq, 384)
+        m = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        vectors.extend(pooled)
+        pending.clear()
+        embed_s += time.perf_counter() - t
+
+    step = MAX_TOKENS - OVERLAP
+    for path in args.pdfs:
+        t = time.perf_counter()
+        reader = pypdf.PdfReader(path)
+        texts = [page.extract_text() or "" for page in reader.pages]
+        read_s += time.perf_counter() - t
+        pages += len(texts)
+        for text in texts:
+            t = time.perf_counter()
+            ids = tok.encode(text, add_special_tokens=False).ids
+            windows = []
+            for s in range(0, max(len(ids) - OVERLAP, 1), step):
+                w = ids[s : s + MAX_TOKENS]
+                if w:
+                    windows.append([cls_id] + w + [sep_id])
+            chunk_s += time.perf_counter() - t
+            for w in windows:
+                chunks += 1
+                pending.append(w)
+                if len(pending) >= args.batch_size:
+                    flush()
+    flush()
+    seconds = time.perf_counter() - start
+    assert len(vectors) == chunks and (chunks == 0 or abs(np.linalg.norm(vectors[0]) - 1) < 1e-3)
+    print(json.dumps({
+        "files": len(args.pdfs), "pages": pages, "chunks": chunks, "batch_size": args.batch_size,
+        "seconds": round(seconds, 3), "load_seconds": round(load_s, 3),
+        "read_seconds": round(read_s, 3), "chunk_seconds": round(chunk_s, 3),
+        "embed_seconds": round(embed_s, 3),
+        "pages_per_second": round(pages / seconds, 2), "chunks_per_second": round(chunks / seconds, 2),
+        "embed_chunks_per_second": round(chunks / embed_s, 2) if embed_s else None,
+        "pypdf": pypdf.__version__, "onnxruntime": ort.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
