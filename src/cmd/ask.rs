@@ -115,6 +115,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
         max_tokens: args.max_tokens,
         temperature: args.temperature,
         evidence_sentences: args.evidence,
+        evidence_cosine: EVIDENCE_COSINE,
     };
     let stream = !args.json;
     let mut stdout = std::io::stdout();
@@ -203,7 +204,12 @@ pub struct AnswerOptions {
     pub temperature: f64,
     /// Evidence sentences shown to the model.
     pub evidence_sentences: usize,
+    /// Weight of the question–sentence embedding cosine in evidence scoring (0: words only).
+    pub evidence_cosine: f32,
 }
+
+/// The default weight of embedding cosine in evidence scoring.
+pub const EVIDENCE_COSINE: f32 = 1.0;
 
 /// One sentence of the model's answer as checked against the evidence.
 #[derive(Serialize, Debug, Clone)]
@@ -277,7 +283,13 @@ pub fn generate_answer(
     let mut embedder = embedder;
     let similarity = embedder
         .as_deref_mut()
-        .and_then(|e| question_similarities(e, question, passages));
+        .filter(|_| options.evidence_cosine > 0.0)
+        .and_then(|e| question_similarities(e, question, passages))
+        .map(|s| {
+            s.into_iter()
+                .map(|c| c * options.evidence_cosine)
+                .collect::<Vec<_>>()
+        });
     let evidence = answer::select_evidence(
         question,
         passages,

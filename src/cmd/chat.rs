@@ -61,6 +61,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
         max_tokens: args.max_tokens,
         temperature: args.temperature,
         evidence_sentences: args.evidence,
+        evidence_cosine: super::ask::EVIDENCE_COSINE,
     };
 
     let stdin = std::io::stdin();

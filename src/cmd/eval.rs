@@ -32,6 +32,9 @@ pub struct EvalArgs {
     /// Passages retrieved for the answer.
     #[arg(long, default_value_t = 4)]
     answer_k: usize,
+    /// Weight of embedding cosine in evidence scoring (0: words only), for ablations.
+    #[arg(long, hide = true, default_value_t = super::ask::EVIDENCE_COSINE)]
+    evidence_cosine: f32,
     /// Refuse on retrieval score only (not on numbers or acronyms the passages lack).
     #[arg(long, hide = true)]
     no_key_terms: bool,
@@ -150,6 +153,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         max_tokens: 160,
         temperature: 0.0,
         evidence_sentences: 6,
+        evidence_cosine: args.evidence_cosine,
     };
 
     let mut rows = Vec::new();
