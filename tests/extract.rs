@@ -25,6 +25,16 @@ fn extract(file: &Path, extra: &[&str]) -> Value {
     })
 }
 
+/// Ingests one file into a fresh store and returns the best search hit for `question`.
+fn top_hit(file: &Path, question: &str) -> Value {
+    let store = tempfile::tempdir().unwrap();
+    ok(dossier(store.path()).arg("ingest").arg(file));
+    let found = json(&ok(dossier(store.path())
+        .args(["search", "--json", "-k", "1"])
+        .arg(question)));
+    found["hits"][0].clone()
+}
+
 fn page_text(file: &Value, page: usize) -> String {
     file["pages"][page - 1]["text"]
         .as_str()
@@ -77,17 +87,8 @@ fn ligature_glyphs_become_searchable_letters() {
         "{text}"
     );
 
-    let store = tempfile::tempdir().unwrap();
-    ok(dossier(store.path()).arg("ingest").arg(&fixture));
-    let found = json(&ok(dossier(store.path()).args([
-        "search",
-        "--json",
-        "-k",
-        "1",
-        "confidential settlement signed in the office",
-    ])));
-    let hit = &found["hits"][0];
-    assert_eq!(hit["file"], "ligature.pdf", "{found:#}");
+    let hit = top_hit(&fixture, "confidential settlement signed in the office");
+    assert_eq!(hit["file"], "ligature.pdf", "{hit:#}");
     assert!(hit["text"].as_str().unwrap().contains("confidential"));
 }
 
@@ -149,19 +150,14 @@ fn a_scanned_page_is_ocrd_when_tesseract_is_installed() {
         );
     }
 
-    let store = tempfile::tempdir().unwrap();
-    ok(dossier(store.path()).arg("ingest").arg(&fixture));
-    let found = json(&ok(dossier(store.path()).args([
-        "search",
-        "--json",
-        "-k",
-        "1",
+    let hit = top_hit(
+        &fixture,
         "How long must the patient fast before the colonoscopy?",
-    ])));
-    assert_eq!(found["hits"][0]["file"], "scanned.pdf", "{found:#}");
-    assert_eq!(found["hits"][0]["page"], 1, "{found:#}");
+    );
+    assert_eq!(hit["file"], "scanned.pdf", "{hit:#}");
+    assert_eq!(hit["page"], 1, "{hit:#}");
     // The store keeps that the text came from OCR, and search says so.
-    assert_eq!(found["hits"][0]["ocr"], true, "{found:#}");
+    assert_eq!(hit["ocr"], true, "{hit:#}");
 }
 
 #[test]
