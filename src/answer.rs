@@ -410,6 +410,59 @@ pub fn answer_sentences(answer: &str) -> Vec<String> {
         .collect()
 }
 
+/// The numbers of `text` as whole terms without thousands separators, plus the digits of
+/// number words ("two days" states 2).
+fn numbers_of(text: &str) -> HashSet<String> {
+    const WORDS: &[&str] = &[
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+    ];
+    content_terms(text)
+        .into_iter()
+        .chain(
+            text.split(|c: char| !c.is_alphanumeric())
+                .map(str::to_lowercase)
+                .filter_map(|w| WORDS.iter().position(|n| *n == w).map(|i| i.to_string())),
+        )
+        .filter(|t| is_number(t))
+        .map(|t| number_key(&t))
+        .collect()
+}
+
+/// Capitalised words of a sentence after its first word (names, places), lower-cased.
+fn names(sentence: &str) -> Vec<String> {
+    sentence
+        .split(|c: char| !c.is_alphanumeric() && c != '-')
+        .filter(|w| !w.is_empty())
+        .skip(1)
+        .filter(|w| {
+            w.chars().count() >= 3
+                && w.chars().next().is_some_and(char::is_uppercase)
+                && w.chars().skip(1).all(|c| c.is_lowercase())
+        })
+        .map(str::to_lowercase)
+        .collect()
+}
+
 /// How one sentence of an answer stands against the evidence.
 #[derive(Debug, Clone)]
 pub struct SentenceCheck {
@@ -427,6 +480,7 @@ pub struct SentenceCheck {
 /// the evidence as whole terms ("12" is not backed by "12.1" or "120"), and a citing
 /// evidence sentence must state one of the sentence's numbers when the sentence has any.
 pub fn check_sentences(
+    question: &str,
     sentences: &[String],
     evidence: &[Evidence],
     cosine: Option<&[Vec<f32>]>,
@@ -436,21 +490,11 @@ pub fn check_sentences(
         .map(|e| e.sentence.as_str())
         .collect::<Vec<_>>()
         .join(" ");
-    let evidence_numbers: HashSet<String> = content_terms(&evidence_text)
-        .into_iter()
-        .filter(|t| is_number(t))
-        .map(|t| number_key(&t))
-        .collect();
-    let per_evidence_numbers: Vec<HashSet<String>> = evidence
-        .iter()
-        .map(|e| {
-            content_terms(&e.sentence)
-                .into_iter()
-                .filter(|t| is_number(t))
-                .map(|t| number_key(&t))
-                .collect()
-        })
-        .collect();
+    let evidence_numbers = numbers_of(&evidence_text);
+    let per_evidence_numbers: Vec<HashSet<String>> =
+        evidence.iter().map(|e| numbers_of(&e.sentence)).collect();
+    let evidence_stems = stems(&evidence_text);
+    let question_stems = stems(question);
     sentences
         .iter()
         .enumerate()
@@ -462,6 +506,12 @@ pub fn check_sentences(
                 .map(|t| number_key(t))
                 .collect();
             let numbers_found = numbers.iter().all(|n| evidence_numbers.contains(n));
+            // A name the sentence brings in ("Berlin") must come from the evidence too,
+            // unless the question named it.
+            let names_found = names(sentence).iter().all(|n| {
+                let s = stem(n);
+                evidence_stems.contains(s) || question_stems.contains(s)
+            });
             let coverage = term_coverage(sentence, &evidence_text);
             let similarity = |j: usize| {
                 cosine
@@ -473,6 +523,7 @@ pub fn check_sentences(
             let best_similarity = (0..evidence.len()).map(similarity).fold(0.0, f32::max);
             let supported = !terms.is_empty()
                 && numbers_found
+                && names_found
                 && (coverage >= 0.5 || (coverage >= 0.3 && best_similarity >= 0.7));
             let mut cited = Vec::new();
             if supported {
@@ -687,10 +738,15 @@ mod tests {
             "{prompt}"
         );
         let check = |answer: &str| {
-            check_sentences(&answer_sentences(answer), &evidence, None)
-                .into_iter()
-                .map(|c| (c.supported, c.evidence))
-                .collect::<Vec<_>>()
+            check_sentences(
+                "How much notice to terminate?",
+                &answer_sentences(answer),
+                &evidence,
+                None,
+            )
+            .into_iter()
+            .map(|c| (c.supported, c.evidence))
+            .collect::<Vec<_>>()
         };
         assert_eq!(check("120 days notice."), vec![(true, vec![0])]);
         assert_eq!(check("1.25 days."), vec![(false, vec![])]);
@@ -698,6 +754,11 @@ mod tests {
             check("12 days notice."),
             vec![(false, vec![])],
             "a number is matched whole"
+        );
+        assert_eq!(
+            check("Either party may terminate in Berlin with 120 days notice."),
+            vec![(false, vec![])],
+            "a name the evidence does not hold"
         );
         assert_eq!(
             check("Notice is 120 days [2]. The fee is 99 dollars."),
@@ -723,6 +784,19 @@ mod tests {
             "How long is the probationary period?",
             "a question that stands alone is left as it is"
         );
+    }
+
+    #[test]
+    fn number_words_in_the_evidence_back_digits() {
+        let passages = vec![passage("Merging the files took two days of work.", 0.6)];
+        let evidence = select_evidence("How long did merging take?", &passages, 1, None);
+        let checks = check_sentences(
+            "How long did merging take?",
+            &["It took 2 days.".to_owned()],
+            &evidence,
+            None,
+        );
+        assert!(checks[0].supported, "{checks:?}");
     }
 
     #[test]

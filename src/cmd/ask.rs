@@ -332,7 +332,7 @@ pub fn generate_answer(
         Some(embedder) if !said.is_empty() => similarities(embedder, &said, &evidence),
         _ => None,
     };
-    let checks = answer::check_sentences(&said, &evidence, cosine.as_deref());
+    let checks = answer::check_sentences(question, &said, &evidence, cosine.as_deref());
 
     // Citations are numbered in the order the shown sentences first cite them.
     let mut cited: Vec<usize> = Vec::new();
