@@ -78,6 +78,15 @@ struct Row {
     refused: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     answer: Option<String>,
+    /// What the model said, before sentences the evidence does not back were left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_answer: Option<String>,
+    /// Model sentences left out of the shown answer; `supported` false: none was kept and
+    /// the best evidence sentence was shown instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dropped: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    supported: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     answer_correct: Option<bool>,
     embed_ms: f64,
@@ -194,6 +203,9 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
             retrieval_refused,
             refused: None,
             answer: None,
+            model_answer: None,
+            dropped: None,
+            supported: None,
             answer_correct: None,
             embed_ms: super::millis(embed),
             search_ms: super::millis(search),
@@ -225,6 +237,9 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
                             .iter()
                             .any(|gold| contains_normalised(&response.answer, gold))
                 });
+                row.dropped = Some(response.dropped());
+                row.supported = Some(response.supported);
+                row.model_answer = Some(response.model_text);
                 row.answer = Some(response.answer);
             }
         }
