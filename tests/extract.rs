@@ -167,3 +167,37 @@ fn a_damaged_cross_reference_table_is_rebuilt() {
     assert_eq!(file["pages"].as_array().unwrap().len(), 3, "{file:#}");
     assert!(page_text(&file, 1).contains("osprey protocol"), "{file:#}");
 }
+
+#[test]
+fn type3_glyph_names_give_the_text() {
+    let fixture = fixtures().join("type3.pdf");
+    let text = page_text(&extract(&fixture, &[]), 1);
+    assert_eq!(
+        text,
+        "The pelican ledger is kept in vault nine.\nIts glyphs are drawn by the page itself."
+    );
+
+    let hit = top_hit(&fixture, "Where is the pelican ledger kept?");
+    assert_eq!(hit["file"], "type3.pdf", "{hit:#}");
+    assert!(
+        hit["text"].as_str().unwrap().contains("vault nine"),
+        "{hit:#}"
+    );
+}
+
+#[test]
+fn cid_text_comes_back_through_to_unicode() {
+    let fixture = fixtures().join("cid.pdf");
+    let text = page_text(&extract(&fixture, &[]), 1);
+    // bfchar (capitals, punctuation), a bfrange with a start value (letters), one with an
+    // array (digits) and a three-letter target (the ffi ligature glyph).
+    assert_eq!(
+        text,
+        "The Cassowary Tariff of 2031 was officially filed.\n\
+         Identity-H codes map back through ToUnicode."
+    );
+
+    let hit = top_hit(&fixture, "When was the Cassowary Tariff officially filed?");
+    assert_eq!(hit["file"], "cid.pdf", "{hit:#}");
+    assert!(hit["text"].as_str().unwrap().contains("2031"), "{hit:#}");
+}
