@@ -12,7 +12,7 @@ DOSSIER := $(CARGO_TARGET_DIR)/debug/dossier
 DEMO_STORE := $(CURDIR)/target/demo-store
 DEMO_QUESTION ?= How much advance notice must the customer give to terminate the Corvane agreement for convenience?
 
-.PHONY: all setup system models eval-data build demo test bench lint clean-demo
+.PHONY: all setup system models eval-data moto build demo test bench lint clean-demo
 
 all: build
 
@@ -38,7 +38,11 @@ demo: setup build
 	@echo "$$ dossier ask \"$(DEMO_QUESTION)\""
 	@"$(DOSSIER)" --store "$(DEMO_STORE)" ask "$(DEMO_QUESTION)"
 
-test: setup eval-data
+# moto's S3-compatible server, in a venv outside the clone, for tests/object_store.rs.
+moto:
+	@scripts/setup-moto.sh
+
+test: setup eval-data moto
 	cargo test --workspace --no-fail-fast
 
 lint:

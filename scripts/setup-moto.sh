@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs moto's S3-compatible server into a virtual environment, for tests/object_store.rs
+# (a local stand-in for the object store a team would point `--store s3://...` at).
+#
+# The venv lives outside the clone ($1, else $DOSSIER_MOTO_VENV, else ~/.cache/dossier-moto)
+# so that fresh clones (CI) reuse it. Idempotent: once the pinned version is in place (a stamp file
+# says so), nothing is installed and this returns at once. Only used by tests: dossier itself never
+# runs Python.
+set -euo pipefail
+
+MOTO_VERSION=5.2.5
+venv=${1:-${DOSSIER_MOTO_VENV:-$HOME/.cache/dossier-moto}}
+
+stamp="$venv/.installed-moto-$MOTO_VERSION"
+if [ -f "$stamp" ] && [ -x "$venv/bin/moto_server" ]; then
+  exit 0
+fi
+
+py=
+for candidate in python3 python; do
+  if command -v "$candidate" >/dev/null && "$candidate" -m venv --help >/dev/null 2>&1; then
+    py=$candidate
+    break
+  fi
+done
+if [ -z "$py" ]; then
+  echo "setup-moto.sh: python3 with venv is needed (Debian: apt-get install python3-venv)" >&2
+  exit 1
+fi
+
+echo "setup-moto.sh: installing moto[server]==$MOTO_VERSION into $venv" >&2
+rm -rf "$venv"
+"$py" -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  "moto[server]==$MOTO_VERSION"
+"$venv/bin/moto_server" --help >/dev/null
+touch "$stamp"
+echo "setup-moto.sh: $("$venv/bin/python" -c 'import moto; print("moto", moto.__version__)') ready" >&2
