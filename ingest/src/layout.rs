@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
+use pdf_extract::{ColorSpace, MediaBox, OutputDev, OutputError, Path, PathOp, Transform};
 
 /// Gap between glyphs, as a fraction of the font size, above which a space is inserted.
 /// Word spaces are rarely narrower than a fifth of an em; kerning rarely wider than a tenth.
@@ -123,6 +123,96 @@ impl OutputDev for GlyphCollector {
     }
 
     fn end_line(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+}
+
+/// x of the zero-size rectangle that [`BatchCollector`] reads as "the next glyphs belong to
+/// page y of the batch". No real page fills a rectangle of no size at this x.
+pub const PAGE_MARK: f64 = -31337.5;
+
+/// Collects the glyphs of several pages drawn in one pass of pdf-extract's interpreter (see
+/// `pdf.rs`: each page is a form drawn after a `PAGE_MARK x i 0 0 re f` marker), so that the
+/// interpreter builds each font once per batch instead of once per page.
+pub struct BatchCollector {
+    pages: Vec<GlyphCollector>,
+    current: Option<usize>,
+}
+
+impl BatchCollector {
+    /// One collector per page, each with its own media box.
+    pub fn new(media_boxes: &[MediaBox]) -> Self {
+        let pages = media_boxes
+            .iter()
+            .map(|media_box| {
+                let mut page = GlyphCollector::default();
+                let _ = page.begin_page(0, media_box, None);
+                page
+            })
+            .collect();
+        Self {
+            pages,
+            current: None,
+        }
+    }
+
+    pub fn into_pages(self) -> Vec<GlyphCollector> {
+        self.pages
+    }
+}
+
+impl OutputDev for BatchCollector {
+    fn begin_page(
+        &mut self,
+        _page_num: u32,
+        _media_box: &MediaBox,
+        _art_box: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn end_page(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn output_character(
+        &mut self,
+        trm: &Transform,
+        width: f64,
+        spacing: f64,
+        font_size: f64,
+        text: &str,
+    ) -> Result<(), OutputError> {
+        match self.current.and_then(|i| self.pages.get_mut(i)) {
+            Some(page) => page.output_character(trm, width, spacing, font_size, text),
+            None => Ok(()),
+        }
+    }
+
+    fn begin_word(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn end_word(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn end_line(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn fill(
+        &mut self,
+        _ctm: &Transform,
+        _colorspace: &ColorSpace,
+        _color: &[f64],
+        path: &Path,
+    ) -> Result<(), OutputError> {
+        if let Some(&PathOp::Rect(x, y, w, h)) = path.ops.last() {
+            if x == PAGE_MARK && w == 0.0 && h == 0.0 && y >= 0.0 {
+                self.current = Some(y as usize);
+            }
+        }
         Ok(())
     }
 }
@@ -384,7 +474,12 @@ fn xy_cut(segments: &[Segment], region: Vec<usize>, em: f64, blocks: &mut Vec<Bl
     };
     let (left, right): (Vec<usize>, Vec<usize>) =
         region.iter().partition(|&&i| segments[i].x1 <= gutter);
-    if reads_as_columns(segments, &left, &right, em) {
+    // A side may itself hold several columns (a three-column reference card): its lines
+    // then line up with the other side twice as often by chance, so the two sides are
+    // judged by the parts that face each other across the gutter.
+    let facing_left = facing_part(segments, &left, em, true);
+    let facing_right = facing_part(segments, &right, em, false);
+    if reads_as_columns(segments, &facing_left, &facing_right, em) {
         xy_cut(segments, left, em, blocks);
         xy_cut(segments, right, em, blocks);
         return;
@@ -443,6 +538,37 @@ fn split_bands(segments: &[Segment], region: &[usize]) -> Vec<Vec<usize>> {
     bands
 }
 
+/// The part of `side` beyond its last full-height gutter, looking from the gutter that cut
+/// it off (`toward_right`: the side lies left of that gutter, so its rightmost part).
+fn facing_part(segments: &[Segment], side: &[usize], em: f64, toward_right: bool) -> Vec<usize> {
+    let mut spans: Vec<(f64, f64)> = side
+        .iter()
+        .map(|&i| (segments[i].x0, segments[i].x1))
+        .collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut gutters = Vec::new();
+    let mut reach = f64::NEG_INFINITY;
+    for (start, end) in spans {
+        if reach.is_finite() && start - reach > SEGMENT_GAP * em * 0.9 {
+            gutters.push((start + reach) / 2.0);
+        }
+        reach = reach.max(end);
+    }
+    match (toward_right, gutters.first(), gutters.last()) {
+        (true, _, Some(&last)) => side
+            .iter()
+            .copied()
+            .filter(|&i| segments[i].x0 >= last)
+            .collect(),
+        (false, Some(&first), _) => side
+            .iter()
+            .copied()
+            .filter(|&i| segments[i].x1 <= first)
+            .collect(),
+        _ => side.to_vec(),
+    }
+}
+
 /// The middle of the widest uncovered stretch between intervals, if one is wider than `min`.
 fn widest_gap(intervals: impl Iterator<Item = (f64, f64)>, min: f64) -> Option<f64> {
     let mut spans: Vec<(f64, f64)> = intervals.collect();
@@ -494,8 +620,11 @@ fn reads_as_columns(segments: &[Segment], left: &[usize], right: &[usize], em: f
         .iter()
         .filter(|&&i| {
             large.iter().any(|&j| {
+                // Cells of a row share their baseline to a fraction of a point; lines of
+                // independent columns set on a similar leading come within a few tenths
+                // of an em of each other by chance.
                 (segments[i].baseline - segments[j].baseline).abs()
-                    <= 0.3 * segments[i].size.max(segments[j].size)
+                    <= 0.1 * segments[i].size.max(segments[j].size)
             })
         })
         .count();

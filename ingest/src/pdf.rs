@@ -8,12 +8,15 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use lopdf::content::Operation;
-use lopdf::{Document, LoadOptions};
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
+use pdf_extract::MediaBox;
 use rayon::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::layout::{self, GlyphCollector, PageLayout};
+use crate::layout::{self, BatchCollector, GlyphCollector, PageLayout};
 use crate::ocr::{self, OcrError, OcrMode};
 
 /// Why a file yields no pages at all. Each variant's message is the reason shown to the
@@ -113,16 +116,7 @@ pub fn extract(bytes: &[u8], options: &ExtractOptions) -> Result<PdfText, PdfErr
     }
     let title = contained(|| document_title(&document)).ok().flatten();
 
-    for &page_id in page_ids.values() {
-        // A page whose rewrite fails is still read as it is.
-        let _ = contained(|| expand_quote_operators(&mut document, page_id));
-    }
-    // Pages are independent once the document is parsed: lay them out on all cores.
-    let numbers: Vec<u32> = page_ids.keys().copied().collect();
-    let mut layouts: Vec<(u32, Result<PageLayout, String>)> = numbers
-        .par_iter()
-        .map(|&number| (number, lay_out_page(&document, number)))
-        .collect();
+    let mut layouts = lay_out_pages(&mut document, &page_ids);
     let mut laid_out: Vec<PageLayout> = layouts
         .iter_mut()
         .filter_map(|(_, l)| l.as_mut().ok().map(std::mem::take))
@@ -214,13 +208,12 @@ fn load(bytes: &[u8], password: Option<&str>) -> Result<Document, PdfError> {
     }
 }
 
-/// Rewrites the text operators `'` and `"` (next line, then show a string) as `T*` and `Tj`,
-/// which pdf-extract's interpreter knows. groff and Ghostscript use them for whole lines,
-/// which pdf-extract would otherwise drop without a word.
-fn expand_quote_operators(document: &mut Document, page_id: lopdf::ObjectId) {
-    let Ok(raw) = document.get_page_content(page_id) else {
-        return;
-    };
+/// A page's content with the text operators `'` and `"` (next line, then show a string)
+/// rewritten as `T*` and `Tj`, which pdf-extract's interpreter knows. groff and Ghostscript
+/// use them for whole lines, which pdf-extract would otherwise drop without a word. The
+/// second value says whether anything was rewritten.
+fn page_content(document: &Document, page_id: ObjectId) -> lopdf::Result<(Vec<u8>, bool)> {
+    let raw = document.get_page_content(page_id)?;
     // Cheap pre-check, so that only pages which may use the operators are parsed twice: the
     // operator follows a string operand, `(...)'` or `<...>"`, where an apostrophe inside a
     // string follows a letter.
@@ -230,17 +223,17 @@ fn expand_quote_operators(document: &mut Document, page_id: lopdf::ObjectId) {
                 || (w[1].is_ascii_whitespace() && matches!(w[0], b')' | b'>')))
     });
     if !follows_string {
-        return;
+        return Ok((raw, false));
     }
     let Ok(content) = lopdf::content::Content::decode(&raw) else {
-        return;
+        return Ok((raw, false));
     };
     if !content
         .operations
         .iter()
         .any(|op| op.operator == "'" || op.operator == "\"")
     {
-        return;
+        return Ok((raw, false));
     }
     let mut operations = Vec::with_capacity(content.operations.len() + 8);
     for op in content.operations {
@@ -258,9 +251,309 @@ fn expand_quote_operators(document: &mut Document, page_id: lopdf::ObjectId) {
             _ => operations.push(op),
         }
     }
-    if let Ok(encoded) = (lopdf::content::Content { operations }).encode() {
-        let _ = document.change_page_content(page_id, encoded);
+    match (lopdf::content::Content { operations }).encode() {
+        Ok(encoded) => Ok((encoded, true)),
+        Err(_) => Ok((raw, false)),
     }
+}
+
+/// One page as it goes into a batch: its content becomes a form XObject.
+struct PageSource {
+    number: u32,
+    id: ObjectId,
+    /// `content` differs from the page's own (see [`page_content`]).
+    rewritten: bool,
+    content: Vec<u8>,
+    resources: Option<Dictionary>,
+    media_box: MediaBox,
+    /// Font resource name → font object, over the page and the forms it draws.
+    fonts: Vec<(Vec<u8>, usize)>,
+}
+
+/// Lays out every page. pdf-extract builds a page's fonts anew for every page it is asked
+/// for (its font table is keyed by resource name and cleared per page), which was a third of
+/// the extraction time. So consecutive pages whose resource names mean the same fonts are
+/// drawn as form XObjects of one synthetic page, one interpreter pass per batch, and the
+/// glyphs are split back into pages at markers drawn between the forms. Batches run in
+/// parallel. A batch that fails is read again page by page, so one bad page still costs only
+/// itself.
+fn lay_out_pages(
+    document: &mut Document,
+    page_ids: &BTreeMap<u32, ObjectId>,
+) -> Vec<(u32, Result<PageLayout, String>)> {
+    let mut sources = Vec::with_capacity(page_ids.len());
+    let mut alone = Vec::new();
+    for (&number, &page_id) in page_ids {
+        match contained(|| page_source(document, number, page_id)) {
+            Ok(Some(source)) => sources.push(source),
+            _ => alone.push(number),
+        }
+    }
+    let batches = batches(sources);
+    let mut results: Vec<(u32, Result<PageLayout, String>)> = Vec::new();
+    match contained(|| install_batches(document, &batches)) {
+        Ok(Ok(original_pages)) => {
+            let outcomes: Vec<Option<Vec<Result<PageLayout, String>>>> = batches
+                .par_iter()
+                .enumerate()
+                .map(|(index, batch)| lay_out_batch(document, index as u32 + 1, batch))
+                .collect();
+            // Restore the page tree before anything reads pages by number again.
+            if let Ok(catalog) = document.catalog_mut() {
+                catalog.set("Pages", original_pages);
+            }
+            for (batch, outcome) in batches.iter().zip(outcomes) {
+                match outcome {
+                    Some(layouts) => results.extend(batch.iter().map(|p| p.number).zip(layouts)),
+                    None => {
+                        // Read one by one from the document: give pdf-extract the rewritten
+                        // content there too.
+                        for page in batch.iter().filter(|p| p.rewritten) {
+                            let _ = document.change_page_content(page.id, page.content.clone());
+                        }
+                        alone.extend(batch.iter().map(|p| p.number));
+                    }
+                }
+            }
+        }
+        _ => alone.extend(batches.iter().flatten().map(|p| p.number)),
+    }
+    if !alone.is_empty() {
+        tracing::debug!("{} page(s) read one by one", alone.len());
+    }
+    let document = &*document;
+    results.par_extend(
+        alone
+            .par_iter()
+            .map(|&number| (number, lay_out_page(document, number))),
+    );
+    results.sort_by_key(|(number, _)| *number);
+    results
+}
+
+fn page_source(document: &Document, number: u32, page_id: ObjectId) -> Option<PageSource> {
+    let (content, rewritten) = page_content(document, page_id).ok()?;
+    let resources = inherited(document, page_id, b"Resources").and_then(|r| r.as_dict().ok());
+    let media_box = inherited(document, page_id, b"MediaBox")
+        .and_then(|b| b.as_array().ok())
+        .and_then(|b| {
+            let n: Vec<f64> = b
+                .iter()
+                .filter_map(|o| document.dereference(o).ok()?.1.as_float().ok())
+                .map(f64::from)
+                .collect();
+            (n.len() == 4).then(|| MediaBox {
+                llx: n[0],
+                lly: n[1],
+                urx: n[2],
+                ury: n[3],
+            })
+        })?;
+    let mut fonts = Vec::new();
+    if let Some(resources) = resources {
+        font_names(document, resources, &mut fonts, &mut HashSet::new(), 0);
+    }
+    Some(PageSource {
+        number,
+        id: page_id,
+        rewritten,
+        content,
+        resources: resources.cloned(),
+        media_box,
+        fonts,
+    })
+}
+
+/// A page attribute that may be inherited from the page tree, dereferenced.
+fn inherited<'a>(document: &'a Document, page_id: ObjectId, key: &[u8]) -> Option<&'a Object> {
+    let mut node = document.get_dictionary(page_id).ok()?;
+    for _ in 0..32 {
+        if let Ok(value) = node.get(key) {
+            return document.dereference(value).ok().map(|(_, o)| o);
+        }
+        node = node.get_deref(b"Parent", document).ok()?.as_dict().ok()?;
+    }
+    None
+}
+
+/// Collects font resource names and what they point to (an object number, or the address of
+/// an inline font dictionary), through the forms a page draws, since pdf-extract looks fonts
+/// up by name alone.
+fn font_names(
+    document: &Document,
+    resources: &Dictionary,
+    out: &mut Vec<(Vec<u8>, usize)>,
+    seen: &mut HashSet<ObjectId>,
+    depth: usize,
+) {
+    if let Ok(fonts) = resources
+        .get_deref(b"Font", document)
+        .and_then(Object::as_dict)
+    {
+        for (name, font) in fonts.iter() {
+            let key = match font {
+                Object::Reference((number, generation)) => {
+                    ((*number as usize) << 16) | *generation as usize
+                }
+                inline => (inline as *const Object as usize) | (1 << (usize::BITS - 1)),
+            };
+            out.push((name.clone(), key));
+        }
+    }
+    if depth >= 8 {
+        return;
+    }
+    let Ok(xobjects) = resources
+        .get_deref(b"XObject", document)
+        .and_then(Object::as_dict)
+    else {
+        return;
+    };
+    for (_, xobject) in xobjects.iter() {
+        if let Ok(id) = xobject.as_reference() {
+            if !seen.insert(id) {
+                continue;
+            }
+        }
+        let Ok(stream) = document
+            .dereference(xobject)
+            .and_then(|(_, o)| o.as_stream())
+        else {
+            continue;
+        };
+        if let Ok(inner) = stream
+            .dict
+            .get_deref(b"Resources", document)
+            .and_then(Object::as_dict)
+        {
+            font_names(document, inner, out, seen, depth + 1);
+        }
+    }
+}
+
+/// Splits pages into runs in which every font name means one font, each short enough that
+/// the runs keep all cores busy.
+fn batches(sources: Vec<PageSource>) -> Vec<Vec<PageSource>> {
+    let threads = rayon::current_num_threads().max(1);
+    let cap = sources.len().div_ceil(2 * threads).max(8);
+    let mut batches: Vec<Vec<PageSource>> = Vec::new();
+    let mut current: Vec<PageSource> = Vec::new();
+    let mut names: HashMap<Vec<u8>, usize> = HashMap::new();
+    for source in sources {
+        let clash = current.len() >= cap
+            || source
+                .fonts
+                .iter()
+                .any(|(name, key)| names.get(name).is_some_and(|k| k != key));
+        if clash {
+            batches.push(std::mem::take(&mut current));
+            names.clear();
+        }
+        names.extend(source.fonts.iter().cloned());
+        current.push(source);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+/// Adds one synthetic page per batch (its pages as forms, a marker before each) and points
+/// the catalog at a page tree of just those; returns the catalog's original `Pages` entry.
+fn install_batches(document: &mut Document, batches: &[Vec<PageSource>]) -> lopdf::Result<Object> {
+    let original = document.catalog()?.get(b"Pages")?.clone();
+    let tree_id = document.new_object_id();
+    let mut kids = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let mut xobjects = Dictionary::new();
+        let mut content = Vec::new();
+        for (index, page) in batch.iter().enumerate() {
+            let mut form = Dictionary::new();
+            form.set("Type", Object::Name(b"XObject".to_vec()));
+            form.set("Subtype", Object::Name(b"Form".to_vec()));
+            let b = &page.media_box;
+            form.set(
+                "BBox",
+                Object::Array(
+                    [b.llx, b.lly, b.urx, b.ury]
+                        .iter()
+                        .map(|&v| Object::Real(v as f32))
+                        .collect(),
+                ),
+            );
+            if let Some(resources) = &page.resources {
+                form.set("Resources", Object::Dictionary(resources.clone()));
+            }
+            let form_id = document.add_object(Stream::new(form, page.content.clone()));
+            let name = format!("P{index}");
+            xobjects.set(name.as_bytes(), Object::Reference(form_id));
+            content.extend_from_slice(
+                format!("{} {index} 0 0 re f /{name} Do\n", layout::PAGE_MARK).as_bytes(),
+            );
+        }
+        let content_id = document.add_object(Stream::new(Dictionary::new(), content));
+        let mut resources = Dictionary::new();
+        resources.set("XObject", Object::Dictionary(xobjects));
+        let mut page = Dictionary::new();
+        page.set("Type", Object::Name(b"Page".to_vec()));
+        page.set("Parent", Object::Reference(tree_id));
+        page.set(
+            "MediaBox",
+            Object::Array(vec![0.into(), 0.into(), 612.into(), 792.into()]),
+        );
+        page.set("Resources", Object::Dictionary(resources));
+        page.set("Contents", Object::Reference(content_id));
+        kids.push(Object::Reference(document.add_object(page)));
+    }
+    let mut tree = Dictionary::new();
+    tree.set("Type", Object::Name(b"Pages".to_vec()));
+    tree.set("Count", Object::Integer(kids.len() as i64));
+    tree.set("Kids", Object::Array(kids));
+    document.objects.insert(tree_id, Object::Dictionary(tree));
+    document
+        .catalog_mut()?
+        .set("Pages", Object::Reference(tree_id));
+    Ok(original)
+}
+
+/// Runs pdf-extract over one synthetic page (`number` in the synthetic page tree) and lays
+/// out each of its pages; `None` if the interpreter failed anywhere in the batch.
+fn lay_out_batch(
+    document: &Document,
+    number: u32,
+    batch: &[PageSource],
+) -> Option<Vec<Result<PageLayout, String>>> {
+    let boxes: Vec<MediaBox> = batch
+        .iter()
+        .map(|p| MediaBox {
+            llx: p.media_box.llx,
+            lly: p.media_box.lly,
+            urx: p.media_box.urx,
+            ury: p.media_box.ury,
+        })
+        .collect();
+    let mut collector = BatchCollector::new(&boxes);
+    match contained(|| pdf_extract::output_doc_page(document, &mut collector, number)) {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::debug!("batch of {} pages failed: {error}", batch.len());
+            return None;
+        }
+        Err(panic) => {
+            tracing::debug!("batch of {} pages crashed: {panic}", batch.len());
+            return None;
+        }
+    }
+    Some(
+        collector
+            .into_pages()
+            .into_iter()
+            .map(|glyphs| {
+                contained(|| glyphs.into_layout())
+                    .map_err(|panic| format!("layout crashed: {panic}"))
+            })
+            .collect(),
+    )
 }
 
 /// Runs pdf-extract's content-stream interpreter over one page and lays out its glyphs.
