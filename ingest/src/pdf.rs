@@ -283,15 +283,20 @@ fn lay_out_pages(
 ) -> Vec<(u32, Result<PageLayout, String>)> {
     let mut sources = Vec::with_capacity(page_ids.len());
     let mut alone = Vec::new();
+    // Not empty: pdf-extract fails on a content stream without operators.
+    let blank = document.add_object(Stream::new(
+        form_dictionary(&[0.0, 0.0, 1.0, 1.0]),
+        b"q Q\n".to_vec(),
+    ));
     for (&number, &page_id) in page_ids {
-        match contained(|| page_source(document, number, page_id)) {
+        match contained(|| page_source(document, number, page_id, blank)) {
             Ok(Some(source)) => sources.push(source),
             _ => alone.push(number),
         }
     }
-    let batches = batches(sources);
+    let mut batches = batches(sources);
     let mut results: Vec<(u32, Result<PageLayout, String>)> = Vec::new();
-    match contained(|| install_batches(document, &batches)) {
+    match contained(|| install_batches(document, &mut batches)) {
         Ok(Ok(original_pages)) => {
             let outcomes: Vec<Option<Vec<Result<PageLayout, String>>>> = batches
                 .par_iter()
@@ -331,7 +336,13 @@ fn lay_out_pages(
     results
 }
 
-fn page_source(document: &Document, number: u32, page_id: ObjectId) -> Option<PageSource> {
+/// `blank`: an empty form that stands in for the page's images (see [`blank_images`]).
+fn page_source(
+    document: &Document,
+    number: u32,
+    page_id: ObjectId,
+    blank: ObjectId,
+) -> Option<PageSource> {
     let (content, rewritten) = page_content(document, page_id).ok()?;
     let resources = inherited(document, page_id, b"Resources").and_then(|r| r.as_dict().ok());
     let media_box = inherited(document, page_id, b"MediaBox")
@@ -353,15 +364,67 @@ fn page_source(document: &Document, number: u32, page_id: ObjectId) -> Option<Pa
     if let Some(resources) = resources {
         font_names(document, resources, &mut fonts, &mut HashSet::new(), 0);
     }
+    let resources = resources.map(|resources| {
+        let mut resources = resources.clone();
+        blank_images(document, &mut resources, blank);
+        resources
+    });
     Some(PageSource {
         number,
         id: page_id,
         rewritten,
         content,
-        resources: resources.cloned(),
+        resources,
         media_box,
         fonts,
     })
+}
+
+/// pdf-extract runs every XObject a page draws through its content-stream parser, images
+/// included: it inflates the pixels and parses them as operators, which cost more than the
+/// text on pages with large images. Images hold no text, so in the batch the page's images
+/// are replaced by an empty form.
+fn blank_images(document: &Document, resources: &mut Dictionary, blank: ObjectId) {
+    let Some(Object::Dictionary(xobjects)) = resources
+        .get(b"XObject")
+        .ok()
+        .and_then(|x| document.dereference(x).ok())
+        .map(|(_, x)| x)
+    else {
+        return;
+    };
+    let mut xobjects = xobjects.clone();
+    let mut changed = false;
+    for (_, xobject) in xobjects.iter_mut() {
+        let is_image = document
+            .dereference(xobject)
+            .ok()
+            .and_then(|(_, o)| o.as_stream().ok())
+            .is_some_and(|s| {
+                s.dict
+                    .get(b"Subtype")
+                    .and_then(Object::as_name)
+                    .is_ok_and(|n| n == b"Image")
+            });
+        if is_image {
+            *xobject = Object::Reference(blank);
+            changed = true;
+        }
+    }
+    if changed {
+        resources.set("XObject", Object::Dictionary(xobjects));
+    }
+}
+
+fn form_dictionary(bbox: &[f64; 4]) -> Dictionary {
+    let mut form = Dictionary::new();
+    form.set("Type", Object::Name(b"XObject".to_vec()));
+    form.set("Subtype", Object::Name(b"Form".to_vec()));
+    form.set(
+        "BBox",
+        Object::Array(bbox.iter().map(|&v| Object::Real(v as f32)).collect()),
+    );
+    form
 }
 
 /// A page attribute that may be inherited from the page tree, dereferenced.
@@ -460,31 +523,31 @@ fn batches(sources: Vec<PageSource>) -> Vec<Vec<PageSource>> {
 
 /// Adds one synthetic page per batch (its pages as forms, a marker before each) and points
 /// the catalog at a page tree of just those; returns the catalog's original `Pages` entry.
-fn install_batches(document: &mut Document, batches: &[Vec<PageSource>]) -> lopdf::Result<Object> {
+/// The pages' contents and resources move into the forms, except content that a failed
+/// batch must write back (see [`lay_out_pages`]).
+fn install_batches(
+    document: &mut Document,
+    batches: &mut [Vec<PageSource>],
+) -> lopdf::Result<Object> {
     let original = document.catalog()?.get(b"Pages")?.clone();
     let tree_id = document.new_object_id();
     let mut kids = Vec::with_capacity(batches.len());
     for batch in batches {
         let mut xobjects = Dictionary::new();
         let mut content = Vec::new();
-        for (index, page) in batch.iter().enumerate() {
-            let mut form = Dictionary::new();
-            form.set("Type", Object::Name(b"XObject".to_vec()));
-            form.set("Subtype", Object::Name(b"Form".to_vec()));
+        for (index, page) in batch.iter_mut().enumerate() {
             let b = &page.media_box;
-            form.set(
-                "BBox",
-                Object::Array(
-                    [b.llx, b.lly, b.urx, b.ury]
-                        .iter()
-                        .map(|&v| Object::Real(v as f32))
-                        .collect(),
-                ),
-            );
-            if let Some(resources) = &page.resources {
-                form.set("Resources", Object::Dictionary(resources.clone()));
-            }
-            let form_id = document.add_object(Stream::new(form, page.content.clone()));
+            let mut form = form_dictionary(&[b.llx, b.lly, b.urx, b.ury]);
+            // Always a Resources entry: without one pdf-extract would look names up in the
+            // synthetic page's, where a hostile page could draw itself forever.
+            let resources = page.resources.take().unwrap_or_default();
+            form.set("Resources", Object::Dictionary(resources));
+            let page_content = if page.rewritten {
+                page.content.clone()
+            } else {
+                std::mem::take(&mut page.content)
+            };
+            let form_id = document.add_object(Stream::new(form, page_content));
             let name = format!("P{index}");
             xobjects.set(name.as_bytes(), Object::Reference(form_id));
             content.extend_from_slice(
