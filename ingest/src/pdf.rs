@@ -1,7 +1,8 @@
 //! PDF bytes → text per physical page.
 //!
 //! lopdf parses the file (and decrypts files whose user password is empty); `pdf-extract`
-//! interprets each page's content stream with the fonts' encodings and ToUnicode maps.
+//! interprets the pages' content streams with the fonts' encodings and ToUnicode maps, a
+//! batch of pages per pass so that each font is built once per batch (`lay_out_pages`).
 //! Both crates can panic on hostile input, so every call into them is contained per file
 //! and per page: one bad page never costs the rest of the document, one bad file never
 //! costs the batch.
