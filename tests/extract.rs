@@ -201,3 +201,22 @@ fn cid_text_comes_back_through_to_unicode() {
     assert_eq!(hit["file"], "cid.pdf", "{hit:#}");
     assert!(hit["text"].as_str().unwrap().contains("2031"), "{hit:#}");
 }
+
+#[test]
+fn pages_that_give_one_font_name_to_different_fonts_each_read_with_their_own() {
+    // dossier reads pages in batches with one font table per batch; page 2 would come out
+    // empty or garbled if it were decoded with the font pages 1 and 3 call /F1.
+    let file = extract(&fixtures().join("font-names.pdf"), &["--keep-furniture"]);
+    assert_eq!(
+        page_text(&file, 1),
+        "Page one sets the heron clause in the first font."
+    );
+    assert_eq!(
+        page_text(&file, 2),
+        "Page two gives the name F1 to another font: the ibis clause."
+    );
+    assert_eq!(
+        page_text(&file, 3),
+        "Page three is back to the first font and the crane clause."
+    );
+}
