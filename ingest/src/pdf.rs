@@ -258,6 +258,122 @@ fn page_content(document: &Document, page_id: ObjectId) -> lopdf::Result<(Vec<u8
     }
 }
 
+/// Operators that draw no text and change nothing text is placed by: path construction,
+/// painting and clipping, colours, line style.
+const GRAPHICS_OPERATORS: &[&[u8]] = &[
+    b"m", b"l", b"c", b"v", b"y", b"h", b"re", b"S", b"s", b"f", b"F", b"f*", b"B", b"B*", b"b",
+    b"b*", b"n", b"W", b"W*", b"g", b"G", b"rg", b"RG", b"k", b"K", b"cs", b"CS", b"sc", b"SC",
+    b"scn", b"SCN", b"w", b"J", b"j", b"M", b"d", b"ri", b"i",
+];
+
+/// A content stream without its graphics operators and their operands. pdf-extract parses
+/// every operator into objects before it looks at any: on pages of drawings and ruled forms
+/// that is most of the work, for operators it ignores. A byte scanner that knows strings,
+/// comments and inline images is far cheaper than that parse. Everything else is copied as
+/// it is, so text, positions (`cm`, `q`/`Q`, text operators) and forms stay what they were.
+fn without_graphics(content: &[u8]) -> Vec<u8> {
+    let regular = |b: u8| {
+        !matches!(
+            b,
+            b'\0'
+                | b'\t'
+                | b'\n'
+                | b'\x0c'
+                | b'\r'
+                | b' '
+                | b'('
+                | b')'
+                | b'<'
+                | b'>'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'/'
+                | b'%'
+        )
+    };
+    let n = content.len();
+    let mut out = Vec::with_capacity(n);
+    // Where the operands of the next operator begin: just after the previous operator.
+    let mut pending = 0;
+    let mut i = 0;
+    while i < n {
+        match content[i] {
+            b'%' => {
+                while i < n && content[i] != b'\n' && content[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'(' => {
+                let mut depth = 0usize;
+                while i < n {
+                    match content[i] {
+                        b'\\' => i += 1,
+                        b'(' => depth += 1,
+                        b')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'<' if content.get(i + 1) == Some(&b'<') => i += 2,
+            b'<' => {
+                while i < n && content[i] != b'>' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'/' => {
+                i += 1;
+                while i < n && regular(content[i]) {
+                    i += 1;
+                }
+            }
+            b if !regular(b) => i += 1,
+            _ => {
+                let start = i;
+                while i < n && regular(content[i]) {
+                    i += 1;
+                }
+                let token = &content[start..i];
+                let operand = token
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
+                    || matches!(token, b"true" | b"false" | b"null");
+                if operand {
+                    continue;
+                }
+                if token == b"ID" {
+                    // Inline image data runs to an `EI` between white space.
+                    i += 1;
+                    while i < n
+                        && !(content[i - 1].is_ascii_whitespace()
+                            && content[i..].starts_with(b"EI")
+                            && content.get(i + 2).is_none_or(|b| b.is_ascii_whitespace()))
+                    {
+                        i += 1;
+                    }
+                    i = (i + 2).min(n);
+                }
+                if !GRAPHICS_OPERATORS.contains(&token) {
+                    out.extend_from_slice(&content[pending..i]);
+                    out.push(b'\n');
+                }
+                pending = i;
+            }
+        }
+    }
+    out.extend_from_slice(&content[pending.min(n)..]);
+    out
+}
+
 /// One page as it goes into a batch: its content becomes a form XObject.
 struct PageSource {
     number: u32,
@@ -345,6 +461,7 @@ fn page_source(
     blank: ObjectId,
 ) -> Option<PageSource> {
     let (content, rewritten) = page_content(document, page_id).ok()?;
+    let content = without_graphics(&content);
     let resources = inherited(document, page_id, b"Resources").and_then(|r| r.as_dict().ok());
     let media_box = inherited(document, page_id, b"MediaBox")
         .and_then(|b| b.as_array().ok())
@@ -757,6 +874,33 @@ mod tests {
             extract(b"hello, this is text", &ExtractOptions::default()).unwrap_err(),
             PdfError::NotPdf
         );
+    }
+
+    #[test]
+    fn graphics_operators_go_and_text_stays() {
+        let content = b"q 1 0 0 1 72 72 cm 0 0 m 10 10 l S 0.5 g 0 0 5 5 re f\n\
+            BT /F1 12 Tf (m l re f) Tj [(a) -250 (b<<)] TJ ET Q\n\
+            <</MCID 3>> BDC BI /W 2 /H 1 ID \x00EI\x01 EI Q EMC %re f\n1 w";
+        let kept = String::from_utf8_lossy(&without_graphics(content)).into_owned();
+        let kept = kept.split_whitespace().collect::<Vec<_>>().join(" ");
+        let outside_strings = kept.replace("(m l re f)", "");
+        let tokens: Vec<&str> = outside_strings.split_whitespace().collect();
+        for gone in ["m", "l", "S", "g", "re", "f", "w"] {
+            assert!(!tokens.contains(&gone), "{gone} kept in {kept:?}");
+        }
+        for stays in [
+            "q 1 0 0 1 72 72 cm",
+            "BT /F1 12 Tf (m l re f) Tj [(a) -250 (b<<)] TJ ET Q",
+            "<</MCID 3>> BDC",
+            "ID \x00EI\x01 EI",
+            "EMC",
+        ] {
+            assert!(kept.contains(stays), "{stays:?} lost from {kept:?}");
+        }
+        // Cut anywhere, it returns.
+        for cut in 0..content.len() {
+            let _ = without_graphics(&content[..cut]);
+        }
     }
 
     #[test]
