@@ -398,23 +398,52 @@ fn lay_out_pages(
     document: &mut Document,
     page_ids: &BTreeMap<u32, ObjectId>,
 ) -> Vec<(u32, Result<PageLayout, String>)> {
-    let mut sources = Vec::with_capacity(page_ids.len());
-    let mut alone = Vec::new();
     // Not empty: pdf-extract fails on a content stream without operators.
     let blank = document.add_object(Stream::new(
         form_dictionary(&[0.0, 0.0, 1.0, 1.0]),
         b"q Q\n".to_vec(),
     ));
-    for (&number, &page_id) in page_ids {
+    let pages: Vec<(u32, ObjectId)> = page_ids.iter().map(|(&n, &id)| (n, id)).collect();
+    let mut results: Vec<(u32, Result<PageLayout, String>)> = Vec::with_capacity(pages.len());
+    let mut alone = Vec::new();
+    for round in pages.chunks(ROUND_PAGES) {
+        lay_out_round(document, round, blank, &mut results, &mut alone);
+    }
+    if !alone.is_empty() {
+        tracing::debug!("{} page(s) read one by one", alone.len());
+    }
+    let document = &*document;
+    results.par_extend(
+        alone
+            .par_iter()
+            .map(|&number| (number, lay_out_page(document, number))),
+    );
+    results.sort_by_key(|(number, _)| *number);
+    results
+}
+
+/// Pages read per round. A round's page contents are held in memory together (as forms), so
+/// a long document is read a round at a time and its forms are removed after each.
+const ROUND_PAGES: usize = 256;
+
+/// Reads one round of pages in batches; pages to read one by one go to `alone`.
+fn lay_out_round(
+    document: &mut Document,
+    round: &[(u32, ObjectId)],
+    blank: ObjectId,
+    results: &mut Vec<(u32, Result<PageLayout, String>)>,
+    alone: &mut Vec<u32>,
+) {
+    let mut sources = Vec::with_capacity(round.len());
+    for &(number, page_id) in round {
         match contained(|| page_source(document, number, page_id, blank)) {
             Ok(Some(source)) => sources.push(source),
             _ => alone.push(number),
         }
     }
     let mut batches = batches(sources);
-    let mut results: Vec<(u32, Result<PageLayout, String>)> = Vec::new();
     match contained(|| install_batches(document, &mut batches)) {
-        Ok(Ok(original_pages)) => {
+        Ok(Ok((original_pages, added))) => {
             let outcomes: Vec<Option<Vec<Result<PageLayout, String>>>> = batches
                 .par_iter()
                 .enumerate()
@@ -423,6 +452,9 @@ fn lay_out_pages(
             // Restore the page tree before anything reads pages by number again.
             if let Ok(catalog) = document.catalog_mut() {
                 catalog.set("Pages", original_pages);
+            }
+            for id in added {
+                document.objects.remove(&id);
             }
             for (batch, outcome) in batches.iter().zip(outcomes) {
                 match outcome {
@@ -440,17 +472,6 @@ fn lay_out_pages(
         }
         _ => alone.extend(batches.iter().flatten().map(|p| p.number)),
     }
-    if !alone.is_empty() {
-        tracing::debug!("{} page(s) read one by one", alone.len());
-    }
-    let document = &*document;
-    results.par_extend(
-        alone
-            .par_iter()
-            .map(|&number| (number, lay_out_page(document, number))),
-    );
-    results.sort_by_key(|(number, _)| *number);
-    results
 }
 
 /// `blank`: an empty form that stands in for the page's images (see [`blank_images`]).
@@ -640,15 +661,17 @@ fn batches(sources: Vec<PageSource>) -> Vec<Vec<PageSource>> {
 }
 
 /// Adds one synthetic page per batch (its pages as forms, a marker before each) and points
-/// the catalog at a page tree of just those; returns the catalog's original `Pages` entry.
+/// the catalog at a page tree of just those; returns the catalog's original `Pages` entry and
+/// the objects added.
 /// The pages' contents and resources move into the forms, except content that a failed
 /// batch must write back (see [`lay_out_pages`]).
 fn install_batches(
     document: &mut Document,
     batches: &mut [Vec<PageSource>],
-) -> lopdf::Result<Object> {
+) -> lopdf::Result<(Object, Vec<ObjectId>)> {
     let original = document.catalog()?.get(b"Pages")?.clone();
     let tree_id = document.new_object_id();
+    let mut added = vec![tree_id];
     let mut kids = Vec::with_capacity(batches.len());
     for batch in batches {
         let mut xobjects = Dictionary::new();
@@ -666,6 +689,7 @@ fn install_batches(
                 std::mem::take(&mut page.content)
             };
             let form_id = document.add_object(Stream::new(form, page_content));
+            added.push(form_id);
             let name = format!("P{index}");
             xobjects.set(name.as_bytes(), Object::Reference(form_id));
             content.extend_from_slice(
@@ -673,6 +697,7 @@ fn install_batches(
             );
         }
         let content_id = document.add_object(Stream::new(Dictionary::new(), content));
+        added.push(content_id);
         let mut resources = Dictionary::new();
         resources.set("XObject", Object::Dictionary(xobjects));
         let mut page = Dictionary::new();
@@ -684,7 +709,9 @@ fn install_batches(
         );
         page.set("Resources", Object::Dictionary(resources));
         page.set("Contents", Object::Reference(content_id));
-        kids.push(Object::Reference(document.add_object(page)));
+        let page_id = document.add_object(page);
+        added.push(page_id);
+        kids.push(Object::Reference(page_id));
     }
     let mut tree = Dictionary::new();
     tree.set("Type", Object::Name(b"Pages".to_vec()));
@@ -694,7 +721,7 @@ fn install_batches(
     document
         .catalog_mut()?
         .set("Pages", Object::Reference(tree_id));
-    Ok(original)
+    Ok((original, added))
 }
 
 /// Runs pdf-extract over one synthetic page (`number` in the synthetic page tree) and lays
