@@ -84,7 +84,12 @@ pub fn term_coverage(question: &str, text: &str) -> f32 {
 ///   acronym it names must occur, in the retrieved passages, the ten best chunks (before
 ///   one-per-page collapsing, which can hide the chunk that holds it) or their file names.
 ///   A question about "April 2022" or "the FDA" that the documents never mention is about
-///   something they do not cover, however close the topic is.
+///   something they do not cover, however close the topic is;
+/// - the kind of value the question asks for: a sum of money (in the currency it names),
+///   an hourly figure, a date, a span of time or a number must be stated by some sentence
+///   of the passages that shares a content word with the question. The documents often
+///   discuss what a question is about (liability, commercial support, a licence) without
+///   the figure it asks for; retrieval scores cannot tell those questions apart.
 ///
 /// General word-overlap thresholds were tried and dropped: paraphrased questions share few
 /// words with their answer (30% of answerable questions refused, no unanswerable one).
@@ -92,7 +97,8 @@ pub fn term_coverage(question: &str, text: &str) -> f32 {
 pub struct RefusalPolicy {
     /// Below this cosine similarity of the best passage, refuse without calling the model.
     pub min_score: f32,
-    /// Check the question's numbers and acronyms against the passages.
+    /// Check the question's numbers and acronyms against the passages, and that some
+    /// passage states the kind of value it asks for ([`missing_answer_kind`]).
     pub key_terms: bool,
 }
 
@@ -112,6 +118,13 @@ pub enum Refusal {
     WeakRetrieval,
     /// The question names a number or an acronym that no retrieved passage holds.
     MissingTerm(String),
+    /// The question asks for a kind of value (a sum of money, a date…) that no retrieved
+    /// sentence on its subject states.
+    NoStatedValue(AnswerKind),
+    /// The model's answer and the closest evidence only repeat the question's own words.
+    OnlyRestated,
+    /// The model itself said that the sources do not answer.
+    ModelDeclined,
 }
 
 impl std::fmt::Display for Refusal {
@@ -119,6 +132,14 @@ impl std::fmt::Display for Refusal {
         match self {
             Refusal::WeakRetrieval => write!(f, "no passage is close enough to the question"),
             Refusal::MissingTerm(t) => write!(f, "the passages never mention \"{t}\""),
+            Refusal::NoStatedValue(kind) => {
+                write!(f, "no passage on the subject states {kind}")
+            }
+            Refusal::OnlyRestated => write!(
+                f,
+                "the closest sentences only repeat the question's words, they do not answer it"
+            ),
+            Refusal::ModelDeclined => write!(f, "the model found no answer in the sources"),
         }
     }
 }
@@ -146,7 +167,10 @@ impl RefusalPolicy {
             return None;
         }
         let pool: Vec<&Passage> = passages.iter().chain(wider).collect();
-        missing_key_term(question, &pool).map(Refusal::MissingTerm)
+        if let Some(term) = missing_key_term(question, &pool) {
+            return Some(Refusal::MissingTerm(term));
+        }
+        missing_answer_kind(question, passages).map(Refusal::NoStatedValue)
     }
 }
 
@@ -186,6 +210,388 @@ pub fn missing_key_term(question: &str, passages: &[&Passage]) -> Option<String>
         .filter(|w| (2..=6).contains(&w.len()) && w.chars().all(|c| c.is_ascii_uppercase()))
         .find(|w| !everything.contains(&w.to_lowercase()))
         .map(str::to_owned)
+}
+
+/// What kind of value a question asks for, when its words tell. Some sentence on the
+/// question's subject must state a value of that kind, or the documents discuss the topic
+/// without answering (a licence's liability clause with no sum in euros, a FAQ entry on
+/// commercial support with no rate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// A sum of money, in the currency the question names if it names one.
+    Money(Option<Currency>),
+    /// Something per hour ("hourly rate", "dollars per hour").
+    Hourly,
+    /// A calendar date or year ("on what date", "which year").
+    Date,
+    /// A span of time ("how long", "how soon", "how much notice").
+    Duration,
+    /// A number ("how many", "how big").
+    Number,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Currency {
+    Dollar,
+    Euro,
+    Pound,
+}
+
+impl std::fmt::Display for AnswerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnswerKind::Money(None) => write!(f, "a sum of money"),
+            AnswerKind::Money(Some(Currency::Dollar)) => write!(f, "a sum in dollars"),
+            AnswerKind::Money(Some(Currency::Euro)) => write!(f, "a sum in euros"),
+            AnswerKind::Money(Some(Currency::Pound)) => write!(f, "a sum in pounds sterling"),
+            AnswerKind::Hourly => write!(f, "an hourly figure"),
+            AnswerKind::Date => write!(f, "a date"),
+            AnswerKind::Duration => write!(f, "a span of time"),
+            AnswerKind::Number => write!(f, "a number"),
+        }
+    }
+}
+
+/// Lower-cased words of `text`, with currency signs as words of their own ("$1,500" gives
+/// "$", "1,500"); numbers keep inner separators.
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let inner_number_mark = matches!(c, ',' | '.')
+            && current.chars().last().is_some_and(|p| p.is_ascii_digit())
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+        if c.is_alphanumeric() || inner_number_mark {
+            current.extend(c.to_lowercase());
+            continue;
+        }
+        if !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        if matches!(c, '$' | '€' | '£' | '¥') {
+            out.push(c.to_string());
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+const NUMBER_WORDS: &[&str] = &[
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "fifteen", "twenty", "thirty", "forty", "fifty", "sixty", "hundred", "thousand",
+    "million", "billion", "dozen", "half",
+];
+
+fn is_number_word(word: &str) -> bool {
+    word.chars().any(|c| c.is_ascii_digit())
+        || NUMBER_WORDS.contains(&word)
+        || word.split('-').all(|part| NUMBER_WORDS.contains(&part))
+}
+
+/// Words that make a question ask for a sum of money.
+const MONEY_CUES: &[&str] = &[
+    "cost",
+    "costs",
+    "price",
+    "prices",
+    "priced",
+    "pricing",
+    "fee",
+    "fees",
+    "charge",
+    "charges",
+    "charged",
+    "funding",
+    "funded",
+    "spend",
+    "spent",
+    "owe",
+    "owes",
+    "owed",
+    "salary",
+    "salaries",
+    "wage",
+    "wages",
+    "budget",
+    "worth",
+    "reimbursed",
+    "dollars",
+    "dollar",
+    "usd",
+    "euros",
+    "euro",
+    "eur",
+    "gbp",
+    "sterling",
+    "$",
+    "€",
+    "£",
+];
+
+/// Nouns after which "paid" describes time off, not a payment ("paid leave").
+const PAID_TIME: &[&str] = &[
+    "leave",
+    "time",
+    "day",
+    "days",
+    "holiday",
+    "holidays",
+    "vacation",
+    "hours",
+    "hour",
+    "sick",
+    "absence",
+    "sabbatical",
+    "parental",
+    "volunteer",
+    "break",
+    "breaks",
+    "week",
+    "weeks",
+];
+
+const TIME_UNITS: &[&str] = &[
+    "second",
+    "seconds",
+    "sec",
+    "secs",
+    "minute",
+    "minutes",
+    "min",
+    "mins",
+    "hour",
+    "hours",
+    "hr",
+    "hrs",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "year",
+    "years",
+    "yr",
+    "yrs",
+    "decade",
+    "decades",
+    "fortnight",
+    "ms",
+    "milliseconds",
+    "microseconds",
+];
+
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+];
+
+/// The kinds of value `question` asks for (several when it asks for "dollars per hour").
+pub fn asked_kinds(question: &str) -> Vec<AnswerKind> {
+    let w = words(question);
+    let has = |word: &str| w.iter().any(|x| x == word);
+    let follows = |first: &str, second: &[&str]| {
+        w.windows(2)
+            .any(|p| p[0] == first && second.contains(&p[1].as_str()))
+    };
+    let mut kinds = Vec::new();
+    let currency = if ["dollars", "dollar", "usd", "$"].iter().any(|c| has(c)) {
+        Some(Currency::Dollar)
+    } else if ["euros", "euro", "eur", "€"].iter().any(|c| has(c)) {
+        Some(Currency::Euro)
+    } else if ["gbp", "sterling", "£"].iter().any(|c| has(c)) {
+        Some(Currency::Pound)
+    } else {
+        None
+    };
+    let money_word = w.iter().enumerate().any(|(i, word)| {
+        let before = i.checked_sub(1).map(|j| w[j].as_str());
+        let after = w.get(i + 1).map(String::as_str);
+        match word.as_str() {
+            // "in charge of" is about a person.
+            "charge" => before != Some("in"),
+            "pay" | "pays" | "paid" | "paying" => {
+                !matches!(before, Some("much" | "many"))
+                    && !after.is_some_and(|a| PAID_TIME.contains(&a))
+            }
+            other => MONEY_CUES.contains(&other),
+        }
+    });
+    if currency.is_some() || money_word {
+        kinds.push(AnswerKind::Money(currency));
+    }
+    if has("hourly")
+        || ["per", "an", "each", "a"]
+            .iter()
+            .any(|p| follows(p, &["hour"]))
+    {
+        kinds.push(AnswerKind::Hourly);
+    }
+    if kinds.is_empty() {
+        let lower = w.join(" ");
+        let starts = |cues: &[&str]| cues.iter().any(|c| lower.contains(c));
+        if starts(&[
+            "what date",
+            "which date",
+            "what year",
+            "which year",
+            "what day",
+        ]) {
+            kinds.push(AnswerKind::Date);
+        } else if starts(&[
+            "how long",
+            "how soon",
+            "how quickly",
+            "how much notice",
+            "how much time",
+            "how much leave",
+            "how much paid leave",
+        ]) {
+            kinds.push(AnswerKind::Duration);
+        } else if starts(&["how many", "how much", "how big", "how large", "what size"]) {
+            kinds.push(AnswerKind::Number);
+        }
+    }
+    kinds
+}
+
+/// Whether `sentence` states a value of `kind`.
+fn states(kind: AnswerKind, sentence: &str) -> bool {
+    let w = words(sentence);
+    let lower = w.join(" ");
+    let number_at = |i: usize| w.get(i).is_some_and(|x| is_number_word(x));
+    let near_number = |i: usize, before: usize, after: usize| {
+        (i.saturating_sub(before)..=i + after).any(|j| j != i && number_at(j))
+    };
+    match kind {
+        AnswerKind::Money(currency) => {
+            const FREE: &[&str] = &[
+                "free of charge",
+                "no charge",
+                "no additional charge",
+                "no cost",
+                "without charge",
+                "royalty free",
+                "non royalty bearing",
+            ];
+            if currency.is_none() && FREE.iter().any(|f| lower.contains(f)) {
+                return true;
+            }
+            let marks: &[&str] = match currency {
+                Some(Currency::Dollar) => &["$", "usd", "dollar", "dollars", "us$", "cents"],
+                Some(Currency::Euro) => &["€", "eur", "euro", "euros", "cents"],
+                Some(Currency::Pound) => &["£", "gbp", "sterling", "pence"],
+                None => &[
+                    "$", "€", "£", "¥", "usd", "eur", "gbp", "chf", "jpy", "cad", "aud", "dollar",
+                    "dollars", "euro", "euros", "cents", "pence", "yen", "francs", "sterling",
+                ],
+            };
+            // "USD 48,500", "$ 20", "48,500 US dollars", "five hundred euros".
+            w.iter()
+                .enumerate()
+                .any(|(i, x)| marks.contains(&x.as_str()) && near_number(i, 4, 1))
+        }
+        AnswerKind::Hourly => {
+            let per_hour = [
+                "per hour",
+                "an hour",
+                "each hour",
+                "per hr",
+                "hourly",
+                "hour rate",
+            ]
+            .iter()
+            .any(|p| lower.contains(p))
+                || sentence.contains("/h");
+            per_hour && w.iter().any(|x| is_number_word(x))
+        }
+        AnswerKind::Date => w.iter().enumerate().any(|(i, x)| {
+            let year = x.len() == 4
+                && x.chars().all(|c| c.is_ascii_digit())
+                && (1000..2200).contains(&x.parse::<u32>().unwrap_or(0));
+            year || (MONTHS.contains(&x.as_str()) && near_number(i, 1, 1))
+        }),
+        AnswerKind::Duration => {
+            [
+                "indefinitely",
+                "permanently",
+                "perpetual",
+                "until",
+                "as long as",
+            ]
+            .iter()
+            .any(|p| lower.contains(p))
+                || w.iter().enumerate().any(|(i, x)| {
+                    let unit = TIME_UNITS.contains(&x.as_str())
+                        || TIME_UNITS.iter().any(|u| {
+                            x.strip_suffix(u).is_some_and(|n| {
+                                !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())
+                            })
+                        });
+                    unit && (near_number(i, 3, 0)
+                        || matches!(i.checked_sub(1).map(|j| w[j].as_str()), Some("a" | "an")))
+                })
+        }
+        AnswerKind::Number => w.iter().any(|x| is_number_word(x)),
+    }
+}
+
+/// The first kind of value `question` asks for that no sentence of `passages` on its
+/// subject states: a sentence counts when it shares a content word with the question
+/// (other than the words that ask for the value) and states every kind asked for.
+/// Questions answered by yes or no are not checked.
+pub fn missing_answer_kind(question: &str, passages: &[Passage]) -> Option<AnswerKind> {
+    let kinds = asked_kinds(question);
+    // "Do we owe any royalties?" is answered by yes or no, not by a sum.
+    if kinds.is_empty() || is_yes_no(question) {
+        return None;
+    }
+    let cue_stems: HashSet<String> = MONEY_CUES
+        .iter()
+        .chain(
+            [
+                "hourly", "rate", "hour", "date", "year", "long", "soon", "quickly",
+            ]
+            .iter(),
+        )
+        .map(|c| stem(c).to_owned())
+        .collect();
+    let subject: HashSet<String> = stems(question)
+        .into_iter()
+        .filter(|s| !cue_stems.contains(s))
+        .collect();
+    let answered = passages.iter().any(|p| {
+        sentences(&p.text).into_iter().any(|s| {
+            let on_subject = subject.is_empty() || stems(s).iter().any(|t| subject.contains(t));
+            on_subject && kinds.iter().all(|&k| states(k, s))
+        })
+    });
+    (!answered).then(|| kinds[0])
 }
 
 /// Splits text into sentences at ., ! or ? followed by whitespace and an upper-case letter
@@ -473,6 +879,41 @@ pub struct SentenceCheck {
     /// Indices into the evidence of the sentences that back it, best first (empty when
     /// unsupported).
     pub evidence: Vec<usize>,
+    /// Backed by the evidence only through words of the question itself ("The policy
+    /// imposes sanctions on packages that violate it"): it says nothing the question did
+    /// not, so it is not supported.
+    pub restates: bool,
+}
+
+/// Whether `question` asks for a yes or a no, whose answer may well repeat its words.
+pub fn is_yes_no(question: &str) -> bool {
+    const OPENINGS: &[&str] = &[
+        "do", "does", "did", "is", "are", "was", "were", "can", "could", "may", "might", "will",
+        "would", "has", "have", "had", "should", "must", "shall",
+    ];
+    question
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| OPENINGS.contains(&w.to_lowercase().as_str()))
+}
+
+/// The question's stems, plus the joins of neighbouring terms ("Tcl/Tk" also gives
+/// "tcltk", as a file name or package name may spell it).
+fn asked_stems(question: &str) -> HashSet<String> {
+    let terms = content_terms(question);
+    let mut out: HashSet<String> = terms.iter().map(|t| stem(t).to_owned()).collect();
+    for pair in terms.windows(2) {
+        out.insert(stem(&format!("{}{}", pair[0], pair[1])).to_owned());
+    }
+    out
+}
+
+/// Whether `sentence` says something beyond `question`: a content word or number that the
+/// question lacks. Sentences that only echo the question (a heading, the FAQ's own
+/// question, "X imposes sanctions on packages") do not answer it.
+pub fn adds_to_question(question: &str, sentence: &str) -> bool {
+    let asked = asked_stems(question);
+    stems(sentence).iter().any(|s| !asked.contains(s))
 }
 
 /// Checks each answer sentence against the evidence. `cosine[i][j]`, when given, is the
@@ -495,6 +936,8 @@ pub fn check_sentences(
         evidence.iter().map(|e| numbers_of(&e.sentence)).collect();
     let evidence_stems = stems(&evidence_text);
     let question_stems = stems(question);
+    let asked = asked_stems(question);
+    let yes_no = is_yes_no(question);
     sentences
         .iter()
         .enumerate()
@@ -521,9 +964,16 @@ pub fn check_sentences(
                     .unwrap_or(0.0)
             };
             let best_similarity = (0..evidence.len()).map(similarity).fold(0.0, f32::max);
+            // What the sentence adds to the question must itself come from the evidence.
+            let added: Vec<String> = stems(sentence)
+                .into_iter()
+                .filter(|s| !asked.contains(s))
+                .collect();
+            let restates = !yes_no && !added.iter().any(|s| evidence_stems.contains(s));
             let supported = !terms.is_empty()
                 && numbers_found
                 && names_found
+                && !restates
                 && (coverage >= 0.5 || (coverage >= 0.3 && best_similarity >= 0.7));
             let mut cited = Vec::new();
             if supported {
@@ -562,9 +1012,23 @@ pub fn check_sentences(
                 text: sentence.clone(),
                 supported: supported && !cited.is_empty(),
                 evidence: cited,
+                restates,
             }
         })
         .collect()
+}
+
+/// The evidence sentence to show when no sentence of the model's answer is backed: the
+/// best scored one that could answer the question, not a heading or the FAQ's own question
+/// that merely repeats it. `None` when there is no such sentence: the evidence then only
+/// circles the question's topic, and the answer is a refusal.
+pub fn fallback_evidence(question: &str, evidence: &[Evidence]) -> Option<usize> {
+    let mut ranked: Vec<usize> = (0..evidence.len()).collect();
+    ranked.sort_by(|&a, &b| evidence[b].score.total_cmp(&evidence[a].score));
+    ranked.into_iter().find(|&j| {
+        let s = evidence[j].sentence.trim();
+        !s.ends_with('?') && s.split_whitespace().count() >= 5 && adds_to_question(question, s)
+    })
 }
 
 /// Words by which a follow-up question points back at the previous one.
@@ -806,6 +1270,132 @@ mod tests {
             vec!["The fee is 10.", "It is due monthly."]
         );
         assert_eq!(answer_sentences("See [a] note"), vec!["See [a] note"]);
+    }
+
+    #[test]
+    fn questions_ask_for_kinds_of_value() {
+        use AnswerKind::*;
+        let cases: &[(&str, &[AnswerKind])] = &[
+            (
+                "What is the maximum amount in euros Steinberg is liable for?",
+                &[Money(Some(Currency::Euro))],
+            ),
+            ("How much did Prisma pay for the Sun-4/280?", &[Money(None)]),
+            (
+                "What hourly rate do the authors charge?",
+                &[Money(None), Hourly],
+            ),
+            (
+                "How much paid leave do I get when my baby is born?",
+                &[Duration],
+            ),
+            ("Who is in charge of our engagement?", &[]),
+            ("On what date was release 3.6.0 issued?", &[Date]),
+            ("How long is the probationary period?", &[Duration]),
+            ("How many packages did Debian 1.1 ship?", &[Number]),
+            ("Which licence governs the combined work?", &[]),
+        ];
+        for (question, kinds) in cases {
+            assert_eq!(asked_kinds(question), *kinds, "{question}");
+        }
+    }
+
+    #[test]
+    fn a_question_for_a_value_no_sentence_states_is_refused() {
+        let licence = vec![passage(
+            "In no event shall Steinberg be liable for indirect damages. The Licensee may \
+             terminate this Agreement with 14 days notice.",
+            0.7,
+        )];
+        let policy = RefusalPolicy::default();
+        assert_eq!(
+            policy.refusal(
+                "What is the maximum amount in euros that Steinberg can be held liable for?",
+                &licence,
+                &[]
+            ),
+            Some(Refusal::NoStatedValue(AnswerKind::Money(Some(
+                Currency::Euro
+            ))))
+        );
+        assert_eq!(
+            policy.refusal("How long is the notice to terminate?", &licence, &[]),
+            None
+        );
+        let fees = vec![passage(
+            "Client shall pay a fixed monthly service fee of USD 48,500 (forty-eight thousand \
+             five hundred US dollars).",
+            0.7,
+        )];
+        assert_eq!(
+            policy.refusal(
+                "What monthly fee does the client owe, in dollars?",
+                &fees,
+                &[]
+            ),
+            None
+        );
+        assert_eq!(
+            policy.refusal("What is the hourly rate for support, in euros?", &fees, &[]),
+            Some(Refusal::NoStatedValue(AnswerKind::Money(Some(
+                Currency::Euro
+            ))))
+        );
+        // A sum on another subject does not answer.
+        assert_eq!(
+            policy.refusal("How much does the transition assistance cost?", &fees, &[]),
+            Some(Refusal::NoStatedValue(AnswerKind::Money(None)))
+        );
+    }
+
+    #[test]
+    fn sentences_that_only_echo_the_question_are_not_answers() {
+        let question =
+            "What sanctions does the Debian Tcl/Tk policy impose on packages that violate it?";
+        let passages = vec![passage(
+            "Debian Tcl/Tk Policy\nThis policy describes how packages of Tcl modules are \
+             named and built by the tcltk-policy maintainers.",
+            0.7,
+        )];
+        let evidence = select_evidence(question, &passages, 2, None);
+        let checks = check_sentences(
+            question,
+            &answer_sentences(
+                "The Debian Tcl/Tk policy imposes sanctions on packages that violate the tcltk-policy.",
+            ),
+            &evidence,
+            None,
+        );
+        assert!(checks[0].restates && !checks[0].supported, "{checks:?}");
+        assert!(!adds_to_question(question, "Debian Tcl/Tk Policy"));
+        assert!(adds_to_question(
+            question,
+            "Packages of Tcl modules are named tcl-foo."
+        ));
+        assert_eq!(
+            fallback_evidence(question, &evidence)
+                .map(|j| evidence[j].sentence.starts_with("This policy")),
+            Some(true),
+            "the heading is not shown as an answer"
+        );
+        assert!(
+            !check_sentences(
+                "Do we owe Steinberg royalties?",
+                &["We do not owe Steinberg royalties.".to_owned()],
+                &select_evidence(
+                    "Do we owe Steinberg royalties?",
+                    &[passage(
+                        "The licence is free: no royalties are owed to Steinberg.",
+                        0.6
+                    )],
+                    1,
+                    None
+                ),
+                None
+            )[0]
+            .restates,
+            "the answer to a yes/no question may repeat it"
+        );
     }
 
     #[test]

@@ -122,6 +122,33 @@ fn an_unanswerable_sample_question_is_refused() {
     );
 }
 
+/// The documents talk about a subject but never state the value asked for: a cost in a
+/// discharge summary, an hourly rate in a services agreement that defers rates to a
+/// schedule it does not include (samples/qa-heldout.jsonl). A question for a sum that the
+/// documents do state is still answered.
+#[test]
+fn a_question_for_a_sum_the_documents_never_state_is_refused() {
+    for (question, kind) in [
+        ("How much did Mrs. Quillfeather's hospital stay cost?", "a sum of money"),
+        (
+            "What hourly rate does Corvane charge for transition assistance after the agreement ends?",
+            "a sum of money",
+        ),
+    ] {
+        let result = ask(question);
+        assert_eq!(result["refused"], true, "{question}: {result:#}");
+        assert_eq!(result["citations"].as_array().unwrap().len(), 0);
+        assert!(
+            result["refusal_reason"].as_str().unwrap().contains(kind),
+            "{question}: {result:#}"
+        );
+        assert!(!result["closest"].as_array().unwrap().is_empty());
+    }
+    let result =
+        ask("What flat fee does Brightwater owe Corvane every month for the managed services?");
+    assert_eq!(result["refused"], false, "{result:#}");
+}
+
 #[test]
 fn chat_answers_a_follow_up_from_the_same_document() {
     use std::io::Write;

@@ -239,6 +239,8 @@ pub struct Response {
     /// The quotes cited by the shown sentences, numbered from 1.
     pub citations: Vec<Citation>,
     pub stats: llm::GenerationStats,
+    /// Why it was refused, when it was.
+    pub refusal: Option<answer::Refusal>,
 }
 
 impl Response {
@@ -316,16 +318,18 @@ pub fn generate_answer(
     ];
     let (text, stats) = model.chat(&messages, &params, on_text)?;
     let text = text.trim().to_owned();
+    let refused = |text: String, stats: llm::GenerationStats, reason: answer::Refusal| Response {
+        answer: answer::REFUSAL.to_owned(),
+        model_text: text,
+        refused: true,
+        supported: false,
+        sentences: Vec::new(),
+        citations: Vec::new(),
+        stats,
+        refusal: Some(reason),
+    };
     if text.is_empty() || evidence.is_empty() || answer::is_model_refusal(&text) {
-        return Ok(Response {
-            answer: answer::REFUSAL.to_owned(),
-            model_text: text,
-            refused: true,
-            supported: false,
-            sentences: Vec::new(),
-            citations: Vec::new(),
-            stats,
-        });
+        return Ok(refused(text, stats, answer::Refusal::ModelDeclined));
     }
     let said = answer::answer_sentences(&text);
     let cosine = match embedder {
@@ -363,8 +367,14 @@ pub fn generate_answer(
             .join(" ")
     } else {
         // Nothing the model said is backed (an invented figure, say): the user gets the
-        // source's own words rather than a guess.
-        let best = fallback_evidence(&evidence);
+        // source's own words rather than a guess. When the model only echoed the question
+        // ("X imposes sanctions on packages that violate it"), or no evidence sentence says
+        // more than the question does, the sources circle the topic without answering.
+        let echoed = !checks.is_empty() && checks.iter().all(|c| c.restates);
+        let best = answer::fallback_evidence(question, &evidence).filter(|_| !echoed);
+        let Some(best) = best else {
+            return Ok(refused(text, stats, answer::Refusal::OnlyRestated));
+        };
         let n = number(best, &mut cited);
         sentences.push(AnswerSentence {
             text: evidence[best].sentence.clone(),
@@ -399,6 +409,7 @@ pub fn generate_answer(
         sentences,
         citations,
         stats,
+        refusal: None,
     })
 }
 
@@ -460,16 +471,6 @@ fn similarities(
             })
             .collect(),
     )
-}
-
-/// The evidence sentence shown when the model's answer is not backed: the best scored.
-fn fallback_evidence(evidence: &[answer::Evidence]) -> usize {
-    evidence
-        .iter()
-        .enumerate()
-        .max_by(|(_, a), (_, b)| a.score.total_cmp(&b.score))
-        .map(|(j, _)| j)
-        .unwrap_or(0)
 }
 
 pub fn closest(passages: &[Passage]) -> Vec<serde_json::Value> {

@@ -87,6 +87,9 @@ struct Row {
     dropped: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     supported: Option<bool>,
+    /// Why it was refused, before or after generation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     answer_correct: Option<bool>,
     embed_ms: f64,
@@ -176,15 +179,15 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         let t = Instant::now();
         let passages = retriever.search(runtime, &item.question, &vector, max_k)?;
         let search = t.elapsed();
-        let retrieval_refused = decide_refusal(
+        let retrieval_refusal = decide_refusal(
             runtime,
             &mut retriever,
             &policy,
             &item.question,
             &vector,
             &passages,
-        )?
-        .is_some();
+        )?;
+        let retrieval_refused = retrieval_refusal.is_some();
         let mut row = Row {
             id: item.id.clone(),
             kind: item.kind.clone().unwrap_or_else(|| "answerable".into()),
@@ -201,6 +204,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
                 .map(|p| crate::answer::term_coverage(&item.question, &p.text))
                 .fold(0.0, f32::max),
             retrieval_refused,
+            refusal_reason: retrieval_refusal.map(|r| r.to_string()),
             refused: None,
             answer: None,
             model_answer: None,
@@ -228,6 +232,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
                 )?;
                 row.generate_ms = Some(super::millis(t.elapsed()));
                 row.refused = Some(response.refused);
+                row.refusal_reason = response.refusal.as_ref().map(|r| r.to_string());
                 row.answer_correct = Some(if item.unanswerable() {
                     response.refused
                 } else {
