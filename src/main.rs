@@ -60,6 +60,10 @@ pub struct GlobalArgs {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Chunk rows from which ingest (and optimize) build the vector index; below it,
+    /// vector search is exact. For tests and measurements.
+    #[arg(long, global = true, hide = true, env = "DOSSIER_VECTOR_INDEX_ROWS")]
+    pub vector_index_rows: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -82,6 +86,8 @@ enum Command {
     Rm(cmd::rm::RmArgs),
     /// Compact the store, drop old versions and leftovers of interrupted writes.
     Optimize(cmd::optimize::OptimizeArgs),
+    /// Build or rebuild the vector (ANN) index; ingest builds it by itself past a size.
+    Index(cmd::index::IndexArgs),
     /// Check that every document in the store is whole (chunk rows against records).
     Check(cmd::check::CheckArgs),
     /// Score retrieval (and, with --answers, answers) against a QA file.
@@ -156,6 +162,7 @@ fn main() -> ExitCode {
             Command::Ls(args) => cmd::ls::run(&runtime, &cli.global, args),
             Command::Rm(args) => cmd::rm::run(&runtime, &cli.global, args),
             Command::Optimize(args) => cmd::optimize::run(&runtime, &cli.global, args),
+            Command::Index(args) => cmd::index::run(&runtime, &cli.global, args),
             Command::Check(args) => cmd::check::run(&runtime, &cli.global, args),
             Command::Eval(args) => cmd::eval::run(&runtime, &cli.global, args),
             Command::Extract(args) => cmd::extract::run(&runtime, &cli.global, args),

@@ -4,8 +4,9 @@
 //! - extraction and chunking: pages/s and chunks/s;
 //! - embedding: chunks/s in batches, against one chunk at a time (the reference);
 //! - store: chunks/s written, and search latency;
-//! - search at scale (`--search-rows`): p50 latency of each search mode over a synthetic
-//!   store of that many chunks, against the time to embed the question (the reference);
+//! - search at scale (`--search-rows`): p50/p95 latency of each search mode over a
+//!   synthetic store of that many clustered chunks, against the time to embed the question
+//!   (the reference), exact and with an ANN index (`--ann`), with the ANN's recall@10;
 //! - generation: prompt and answer tokens/s of the model as loaded (Q8_0), against the
 //!   original Q4_1 file (the reference).
 
@@ -38,9 +39,22 @@ pub struct BenchArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Synthetic chunk rows for the search-at-scale stage (0 skips it).
-    #[arg(long, default_value_t = 100_000)]
-    search_rows: usize,
+    /// Synthetic chunk rows for the search-at-scale stage, one store per value (e.g.
+    /// 10000,100000,1000000; 0 skips the stage).
+    #[arg(long, value_delimiter = ',', default_values_t = [100_000])]
+    search_rows: Vec<usize>,
+    /// Search at scale: ANN indices to build and measure after exact search, one after the
+    /// other (ivf_hnsw_sq, ivf_pq; `none` for exact search only).
+    #[arg(long, value_delimiter = ',', default_value = "ivf_hnsw_sq")]
+    ann: Vec<String>,
+    /// Search at scale: IVF partitions of the ANN index (default: the store's rule, about
+    /// 4,096 rows per partition).
+    #[arg(long, hide = true)]
+    ann_partitions: Option<u32>,
+    /// Search at scale: also measure recall and latency over a grid of nprobes, ef and
+    /// refine factors for each ANN index.
+    #[arg(long, hide = true)]
+    ann_sweep: bool,
     /// Only extraction and the search-at-scale stage (no embedding throughput, no LLM).
     #[arg(long)]
     search_only: bool,
@@ -108,15 +122,18 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         .iter()
         .flat_map(|d| d.chunks.iter().map(|c| c.text.clone()))
         .collect();
+    let ann = ann_bench(&args)?;
     if args.search_only {
         let mut embedder = super::load_embedder(global)?;
-        let rows = args.search_rows.max(1);
-        results.extend(search::at_scale(
-            runtime,
-            &mut embedder,
-            &chunk_texts,
-            rows,
-        )?);
+        for &rows in &args.search_rows {
+            results.extend(search::at_scale(
+                runtime,
+                &mut embedder,
+                &chunk_texts,
+                rows.max(1),
+                &ann,
+            )?);
+        }
         return report(&args, global, &results);
     }
 
@@ -184,12 +201,13 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         None,
     ));
 
-    if args.search_rows > 0 {
+    for &rows in args.search_rows.iter().filter(|&&r| r > 0) {
         results.extend(search::at_scale(
             runtime,
             &mut embedder,
             &chunk_texts,
-            args.search_rows,
+            rows,
+            &ann,
         )?);
     }
 
@@ -220,6 +238,20 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         reference.as_ref().map(|r| r.2),
     ));
     report(&args, global, &results)
+}
+
+fn ann_bench(args: &BenchArgs) -> Result<search::AnnBench> {
+    let kinds = args
+        .ann
+        .iter()
+        .filter(|k| k.as_str() != "none")
+        .map(|k| k.parse().map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(search::AnnBench {
+        kinds,
+        partitions: args.ann_partitions,
+        sweep: args.ann_sweep,
+    })
 }
 
 fn report(args: &BenchArgs, global: &GlobalArgs, results: &[Measure]) -> Result<u8> {

@@ -11,7 +11,8 @@ use crate::GlobalArgs;
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Print JSON ({consistent, documents, chunk_rows, mismatched, duplicate_documents,
-    /// orphan_ids, orphan_rows, tables}).
+    /// orphan_ids, orphan_rows, tables, vector_index: {name, kind, indexed_rows,
+    /// unindexed_rows} or null}).
     #[arg(long)]
     json: bool,
 }
@@ -20,11 +21,13 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: CheckArgs) -> Result<u8
     let store = super::open_store(runtime, global, false)?;
     let report = runtime.block_on(store.check())?;
     let tables = runtime.block_on(store.health())?;
+    let vector_index = runtime.block_on(store.vector_index())?;
     let consistent = report.consistent();
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         value["consistent"] = consistent.into();
         value["tables"] = serde_json::to_value(&tables)?;
+        value["vector_index"] = serde_json::to_value(&vector_index)?;
         super::print_json(&value)?;
     } else {
         println!(
@@ -50,6 +53,16 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: CheckArgs) -> Result<u8
                 "table {}: {} rows, {} versions, {} fragments ({} small)",
                 t.table, t.rows, t.versions, t.fragments, t.small_fragments
             );
+        }
+        match &vector_index {
+            Some(index) => println!(
+                "vector index {}: {} rows indexed, {} searched flat until the next ingest",
+                index.kind, index.indexed_rows, index.unindexed_rows
+            ),
+            None => println!(
+                "no vector index (exact search; built past {} chunk rows)",
+                store.vector_index_rows()
+            ),
         }
     }
     Ok(if consistent {

@@ -348,9 +348,17 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
             pruned = prune(runtime, &store, &args.paths, &mut by_id)?;
         }
     }
-    runtime
-        .block_on(store.refresh_text_index())
-        .context("updating the full-text index")?;
+    let indexing = Instant::now();
+    let change = runtime
+        .block_on(store.refresh_indices())
+        .context("updating the search indices")?;
+    if change == dossier_store::VectorIndexChange::Built {
+        eprintln!(
+            "built the vector index (the store passed {} chunks) in {:.1}s",
+            store.vector_index_rows(),
+            indexing.elapsed().as_secs_f64()
+        );
+    }
     let optimized = maybe_optimize(runtime, &store, commits + usize::from(!pruned.is_empty()))?;
 
     reports.sort_by(|a, b| a.path.cmp(&b.path));

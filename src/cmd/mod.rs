@@ -7,6 +7,7 @@ pub mod chat;
 pub mod check;
 pub mod eval;
 pub mod extract;
+pub mod index;
 pub mod ingest;
 pub mod ls;
 pub mod optimize;
@@ -53,9 +54,13 @@ pub fn load_embedder(global: &GlobalArgs) -> Result<Embedder> {
 }
 
 pub fn open_store(runtime: &Runtime, global: &GlobalArgs, create: bool) -> Result<Store> {
-    runtime
+    let mut store = runtime
         .block_on(Store::open(&global.store, create))
-        .with_context(|| format!("opening the store {}", global.store))
+        .with_context(|| format!("opening the store {}", global.store))?;
+    if let Some(rows) = global.vector_index_rows {
+        store.set_vector_index_rows(rows);
+    }
+    Ok(store)
 }
 
 /// Takes the store's write lock for `command`. `Ok(Err(code))`: another writer holds it and

@@ -10,6 +10,7 @@
 //! The store knows nothing of PDFs, tokenizers or models: it stores strings, numbers and
 //! vectors of the dimension it was created with.
 
+mod index;
 mod lock;
 mod schema;
 mod search;
@@ -25,6 +26,10 @@ use lancedb::table::OptimizeAction;
 use lancedb::{Connection, DistanceType, Table};
 use serde::Serialize;
 
+pub use index::{
+    default_partitions, VectorIndexChange, VectorIndexKind, VectorIndexStatus, VectorSearchParams,
+    DEFAULT_VECTOR_INDEX_ROWS,
+};
 pub use lock::{Holder, WriteLock, LOCK_FILE};
 pub use schema::{ChunkRecord, DocumentRecord};
 pub use search::{RankedHit, SearchMode, SearchOptions};
@@ -93,6 +98,10 @@ pub struct Store {
     /// Ids that have chunk rows but no document row (a write that died before its commit
     /// point), found by one scan at the first write; only these need clearing before a put.
     leftovers: Mutex<Option<HashSet<String>>>,
+    /// Chunk rows from which `refresh_vector_index` builds an ANN index.
+    vector_index_rows: usize,
+    /// How vector searches use the ANN index.
+    vector_search: VectorSearchParams,
 }
 
 /// Ids per delete predicate: one predicate per call, cut only so that SQL stays parseable.
@@ -208,6 +217,8 @@ impl Store {
             chunks,
             chunks_have_ocr,
             leftovers: Mutex::new(None),
+            vector_index_rows: DEFAULT_VECTOR_INDEX_ROWS,
+            vector_search: VectorSearchParams::default(),
         })
     }
 
@@ -474,7 +485,8 @@ impl Store {
 
     /// Compacts small fragments, drops the chunks of interrupted writes, removes every old
     /// version and unreferenced file (the `data/*.tmp` a killed write leaves), and brings
-    /// indices up to date. Call it only while holding the write lock: it deletes files no
+    /// indices up to date (building the vector index if the table has grown past its
+    /// threshold). Call it only while holding the write lock: it deletes files no
     /// committed version references, which a concurrent writer's would be.
     pub async fn optimize(&self) -> Result<Vec<TableHealth>> {
         if let Some(chunks) = &self.chunks {
@@ -509,6 +521,7 @@ impl Store {
                 .optimize(OptimizeAction::Index(Default::default()))
                 .await?;
         }
+        self.refresh_vector_index().await?;
         self.health().await
     }
 
@@ -566,10 +579,12 @@ impl Store {
         let mut attempt = 0;
         let batches: Vec<RecordBatch> = loop {
             let result = async {
-                chunks
+                let query = chunks
                     .query()
                     .nearest_to(vector)?
-                    .distance_type(DistanceType::Cosine)
+                    .distance_type(DistanceType::Cosine);
+                self.vector_search
+                    .apply(query)?
                     .limit(k * 2 + 8)
                     .execute()
                     .await?

@@ -238,10 +238,12 @@ impl Store {
         let mut attempt = 0;
         let batches = loop {
             let result = async {
-                chunks
+                let query = chunks
                     .query()
                     .nearest_to(vector)?
-                    .distance_type(DistanceType::Cosine)
+                    .distance_type(DistanceType::Cosine);
+                self.vector_search
+                    .apply(query)?
                     // Over-fetch a little: rows of an unfinished write are skipped below.
                     .limit(n + n / 4 + 8)
                     .select(lancedb::query::Select::columns(
