@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::runtime::Runtime;
 
 use crate::answer::{self, RefusalPolicy};
-use crate::llm::{self, ChatMessage, GenerationParams, Llm};
+use crate::llm::{self, ChatMessage, ChatModel, GenerationParams};
 use crate::retrieve::{Passage, RankArgs, Retriever};
 use crate::GlobalArgs;
 use dossier_ingest::Embedder;
@@ -25,6 +25,12 @@ pub struct AskArgs {
     /// A GGUF model to answer with (llama, mistral or qwen2 architecture).
     #[arg(long, env = "DOSSIER_MODEL")]
     model: Option<PathBuf>,
+    /// Generate on an OpenAI-compatible server you run (llama.cpp's llama-server, vLLM),
+    /// e.g. http://gpu-box:8080, instead of the local GGUF. Retrieval and the answer check
+    /// stay here; the question and the evidence sentences are sent to that server, so use
+    /// one on your own network. A bearer token is taken from DOSSIER_LLM_API_KEY.
+    #[arg(long, env = "DOSSIER_LLM_URL", value_name = "URL")]
+    llm_url: Option<String>,
     /// Cap on the answer's length, in tokens.
     #[arg(long, default_value_t = 160)]
     max_tokens: usize,
@@ -107,8 +113,12 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     }
 
     let t = Instant::now();
-    let model_path = llm::model_path(args.model.as_deref(), &global.models);
-    let mut model = Llm::load(&model_path)?;
+    let mut model = llm::Generator::load(
+        args.llm_url.as_deref(),
+        args.model.as_deref(),
+        &global.models,
+        runtime.handle().clone(),
+    )?;
     let load_llm = t.elapsed();
 
     let options = AnswerOptions {
@@ -163,7 +173,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
             "model_answer": response.model_text,
             "sentences": response.sentences,
             "citations": response.citations,
-            "model": model.name,
+            "model": model.name(),
             "usage": stats,
             "timings": timings,
         }))?;
@@ -275,12 +285,12 @@ impl Response {
 /// quotes that back it. `embedder`, when given, adds embedding similarity to the check.
 /// Shared by `ask`, `chat` and `eval --answers`, so that eval measures what users get.
 pub fn generate_answer(
-    model: &mut Llm,
+    model: &mut dyn ChatModel,
     question: &str,
     passages: &[Passage],
     options: &AnswerOptions,
     embedder: Option<&mut Embedder>,
-    on_text: impl FnMut(&str) -> bool,
+    mut on_text: impl FnMut(&str) -> bool,
 ) -> Result<Response> {
     let mut embedder = embedder;
     let similarity = embedder
@@ -316,7 +326,7 @@ pub fn generate_answer(
         ChatMessage::system(answer::SYSTEM_PROMPT),
         ChatMessage::user(user_prompt),
     ];
-    let (text, stats) = model.chat(&messages, &params, on_text)?;
+    let (text, stats) = model.generate(&messages, &params, &mut on_text)?;
     let text = text.trim().to_owned();
     let refused = |text: String, stats: llm::GenerationStats, reason: answer::Refusal| Response {
         answer: answer::REFUSAL.to_owned(),

@@ -13,7 +13,7 @@ use tokio::runtime::Runtime;
 
 use super::ask::{closest, decide_refusal, generate_answer, print_checked, AnswerOptions};
 use crate::answer::{self, RefusalPolicy};
-use crate::llm::{self, Llm};
+use crate::llm;
 use crate::retrieve::{RankArgs, Retriever};
 use crate::GlobalArgs;
 
@@ -25,6 +25,12 @@ pub struct ChatArgs {
     /// A GGUF model to answer with (llama, mistral or qwen2 architecture).
     #[arg(long, env = "DOSSIER_MODEL")]
     model: Option<PathBuf>,
+    /// Generate on an OpenAI-compatible server you run (llama.cpp's llama-server, vLLM),
+    /// e.g. http://gpu-box:8080, instead of the local GGUF. Retrieval and the answer check
+    /// stay here; the questions and the evidence sentences are sent to that server, so use
+    /// one on your own network. A bearer token is taken from DOSSIER_LLM_API_KEY.
+    #[arg(long, env = "DOSSIER_LLM_URL", value_name = "URL")]
+    llm_url: Option<String>,
     /// Cap on each answer's length, in tokens.
     #[arg(long, default_value_t = 160)]
     max_tokens: usize,
@@ -52,7 +58,12 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
     let mut retriever = Retriever::open(runtime, store, embedder)?;
     retriever.options = args.rank.options();
     retriever.one_per_page = !args.rank.all_chunks;
-    let mut model = Llm::load(&llm::model_path(args.model.as_deref(), &global.models))?;
+    let mut model = llm::Generator::load(
+        args.llm_url.as_deref(),
+        args.model.as_deref(),
+        &global.models,
+        runtime.handle().clone(),
+    )?;
     let policy = RefusalPolicy {
         min_score: args.min_score,
         ..RefusalPolicy::default()

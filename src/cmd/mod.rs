@@ -53,10 +53,23 @@ pub fn load_embedder(global: &GlobalArgs) -> Result<Embedder> {
     Embedder::load(&files, global.threads).context("loading the embedding model")
 }
 
+/// Opens `--store`: a directory, or an object-store URI (`s3://bucket/prefix`) whose
+/// credentials, region and endpoint come from the usual AWS environment variables.
 pub fn open_store(runtime: &Runtime, global: &GlobalArgs, create: bool) -> Result<Store> {
+    let object_store = dossier_store::local_dir(&global.store).is_none();
     let mut store = runtime
         .block_on(Store::open(&global.store, create))
-        .with_context(|| format!("opening the store {}", global.store))?;
+        .with_context(|| {
+            if object_store {
+                format!(
+                    "opening the store {} (credentials and endpoint from AWS_ACCESS_KEY_ID, \
+                     AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP)",
+                    global.store
+                )
+            } else {
+                format!("opening the store {}", global.store)
+            }
+        })?;
     if let Some(rows) = global.vector_index_rows {
         store.set_vector_index_rows(rows);
     }
@@ -82,6 +95,14 @@ pub fn lock_store(
         )
     };
     match Store::lock(&global.store, command, wait, on_wait) {
+        Ok(None) => {
+            tracing::info!(
+                "{} is an object store: no write lock; concurrent writers are reconciled by \
+                 LanceDB's conditional commits (docs/scale.md)",
+                global.store
+            );
+            Ok(Ok(None))
+        }
         Ok(lock) => Ok(Ok(lock)),
         Err(e @ StoreError::Locked { .. }) => {
             eprintln!("error: {e}");

@@ -1,6 +1,7 @@
 //! The local LLM: a quantized GGUF model on candle, its tokenizer and chat template, and a
-//! streaming generation loop.
+//! streaming generation loop. `remote` delegates generation to a server the user runs.
 
+pub mod remote;
 pub mod requantize;
 pub mod template;
 pub mod tokenizer;
@@ -17,6 +18,7 @@ use candle_core::{Device, Tensor};
 use candle_transformers::generation::LogitsProcessor;
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
 
+pub use remote::RemoteLlm;
 pub use template::{ChatMessage, ChatTemplate};
 
 /// The GGUF dossier ships with (see scripts/models.sh).
@@ -280,6 +282,99 @@ fn stop_token_ids(
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// What turns prompt messages into an answer: the local GGUF model, or a server the user
+/// runs (`--llm-url`). The answer path (`ask::generate_answer`) takes either, so a remote
+/// answer goes through the same evidence check as a local one.
+pub trait ChatModel {
+    fn name(&self) -> &str;
+    /// Generates a reply to `messages`, calling `on_text` with each new piece; `on_text`
+    /// returns false to stop early (Ctrl-C).
+    fn generate(
+        &mut self,
+        messages: &[ChatMessage],
+        params: &GenerationParams,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(String, GenerationStats)>;
+}
+
+impl ChatModel for Llm {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn generate(
+        &mut self,
+        messages: &[ChatMessage],
+        params: &GenerationParams,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(String, GenerationStats)> {
+        self.chat(messages, params, on_text)
+    }
+}
+
+impl ChatModel for RemoteLlm {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn generate(
+        &mut self,
+        messages: &[ChatMessage],
+        params: &GenerationParams,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(String, GenerationStats)> {
+        self.chat(messages, params, on_text)
+    }
+}
+
+/// The model `ask` and `chat` answer with, chosen once from the command line.
+pub enum Generator {
+    Local(Llm),
+    Remote(RemoteLlm),
+}
+
+impl Generator {
+    /// The server at `llm_url` when one is given (bearer token from `DOSSIER_LLM_API_KEY`,
+    /// if set), else the GGUF at `model` or the default one under `models_dir`.
+    pub fn load(
+        llm_url: Option<&str>,
+        model: Option<&Path>,
+        models_dir: &Path,
+        handle: tokio::runtime::Handle,
+    ) -> Result<Self> {
+        match llm_url.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => {
+                let key = std::env::var("DOSSIER_LLM_API_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty());
+                Ok(Self::Remote(RemoteLlm::connect(url, key, handle)?))
+            }
+            None => Ok(Self::Local(Llm::load(&model_path(model, models_dir))?)),
+        }
+    }
+}
+
+impl ChatModel for Generator {
+    fn name(&self) -> &str {
+        match self {
+            Generator::Local(m) => ChatModel::name(m),
+            Generator::Remote(m) => ChatModel::name(m),
+        }
+    }
+
+    fn generate(
+        &mut self,
+        messages: &[ChatMessage],
+        params: &GenerationParams,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(String, GenerationStats)> {
+        match self {
+            Generator::Local(m) => m.generate(messages, params, on_text),
+            Generator::Remote(m) => m.generate(messages, params, on_text),
+        }
+    }
 }
 
 /// Resolves which GGUF to load: an explicit path, else the default under the models dir.

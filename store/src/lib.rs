@@ -111,6 +111,10 @@ const ROWS_PER_BATCH: usize = 4096;
 /// A failed read is retried this many times: a reader can race a writer's cleanup of the
 /// version it had just resolved.
 const READ_RETRIES: usize = 3;
+/// On an object store, `optimize` keeps versions younger than this: a concurrent writer
+/// that started from one of them still finds it when it checks its commit for conflicts.
+const OBJECT_STORE_KEEP_VERSIONS: lancedb::table::optimize::Duration =
+    lancedb::table::optimize::Duration::hours(1);
 
 /// What `Store::check` finds: whether every visible document is whole.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -162,9 +166,7 @@ impl Store {
     /// Opens the store at `uri` (a directory, or an object-store URI). With `create`, a
     /// missing store is created; without, it is an error that says to ingest first.
     pub async fn open(uri: &str, create: bool) -> Result<Self> {
-        let is_local = !uri.contains("://");
-        if is_local {
-            let path = std::path::Path::new(uri);
+        if let Some(path) = local_dir(uri) {
             if !path.join(format!("{DOCUMENTS}.lance")).exists() {
                 if !create {
                     return Err(StoreError::Missing(uri.to_owned()));
@@ -243,6 +245,12 @@ impl Store {
 
     pub fn uri(&self) -> &str {
         &self.uri
+    }
+
+    /// Whether the store lives in an object store (`s3://…`), where no write lock exists and
+    /// concurrent writers are reconciled by LanceDB's commits instead (see [`local_dir`]).
+    pub fn is_object_store(&self) -> bool {
+        local_dir(&self.uri).is_none()
     }
 
     /// The embedding model recorded in the store, if any document was ever written.
@@ -488,8 +496,16 @@ impl Store {
     /// indices up to date (building the vector index if the table has grown past its
     /// threshold). Call it only while holding the write lock: it deletes files no
     /// committed version references, which a concurrent writer's would be.
+    ///
+    /// On an object store there is no write lock, so another process may be between its
+    /// chunk commit and its document commit: its chunks look like leftovers, and its new
+    /// files like unreferenced ones. There `optimize` deletes no leftovers, keeps versions
+    /// younger than [`OBJECT_STORE_KEEP_VERSIONS`] and unverified files, and a step that
+    /// loses a commit race to another writer is skipped with a warning (the next optimize
+    /// does it).
     pub async fn optimize(&self) -> Result<Vec<TableHealth>> {
-        if let Some(chunks) = &self.chunks {
+        let exclusive = !self.is_object_store();
+        if let (true, Some(chunks)) = (exclusive, &self.chunks) {
             let leftovers: Vec<String> = self.leftovers().await?.into_iter().collect();
             for predicate in id_predicates(&leftovers) {
                 chunks.delete(&predicate).await?;
@@ -504,22 +520,32 @@ impl Store {
         .into_iter()
         .flatten()
         {
-            table
-                .optimize(OptimizeAction::Compact {
+            let keep = if exclusive {
+                lancedb::table::optimize::Duration::zero()
+            } else {
+                OBJECT_STORE_KEEP_VERSIONS
+            };
+            let actions = [
+                OptimizeAction::Compact {
                     options: Default::default(),
                     remap_options: None,
-                })
-                .await?;
-            table
-                .optimize(OptimizeAction::Prune {
-                    older_than: Some(lancedb::table::optimize::Duration::zero()),
-                    delete_unverified: Some(true),
+                },
+                OptimizeAction::Prune {
+                    older_than: Some(keep),
+                    delete_unverified: Some(exclusive),
                     error_if_tagged_old_versions: Some(false),
-                })
-                .await?;
-            table
-                .optimize(OptimizeAction::Index(Default::default()))
-                .await?;
+                },
+                OptimizeAction::Index(Default::default()),
+            ];
+            for action in actions {
+                match table.optimize(action).await {
+                    Ok(_) => {}
+                    Err(e) if !exclusive => {
+                        tracing::warn!("optimize step skipped (another writer was busy): {e}")
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
         self.refresh_vector_index().await?;
         self.health().await
@@ -667,9 +693,24 @@ async fn open_or_create(
     schema: arrow_schema::SchemaRef,
 ) -> Result<Table> {
     if names.iter().any(|n| n == name) {
-        Ok(db.open_table(name).execute().await?)
-    } else {
-        Ok(db.create_empty_table(name, schema).execute().await?)
+        return Ok(db.open_table(name).execute().await?);
+    }
+    match db.create_empty_table(name, schema).execute().await {
+        Ok(table) => Ok(table),
+        // Two first ingests into one object-store prefix at once: the other one created it.
+        Err(lancedb::Error::TableAlreadyExists { .. }) => Ok(db.open_table(name).execute().await?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The directory of a local store (a plain path or a `file://` URI), or `None` for an
+/// object store (`s3://bucket/prefix`, `memory://`, …). Only a local store has a lock file
+/// and files that `optimize` may delete without asking anyone.
+pub fn local_dir(uri: &str) -> Option<&std::path::Path> {
+    match uri.strip_prefix("file://") {
+        Some(path) => Some(std::path::Path::new(path)),
+        None if uri.contains("://") => None,
+        None => Some(std::path::Path::new(uri)),
     }
 }
 

@@ -4,6 +4,13 @@
 //! process that holds it: a writer killed with SIGKILL leaves no stale lock behind, and the
 //! next writer takes over at once. The file's text (pid and command of the holder) is only
 //! there to name the holder in the message a second writer gets.
+//!
+//! An object store (`s3://…`) has no lock: `flock` guards one machine's files, and writers to
+//! one bucket may be on many machines. There every commit is a conditional put of the next
+//! manifest version, so of two writers racing for one version exactly one wins; LanceDB
+//! rebases the loser's append or delete onto the winner's version and retries. The
+//! documents-row-last order keeps each batch invisible until its own last commit, whichever
+//! process wins, and `Store::optimize` holds back what only a lock made safe.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -31,17 +38,17 @@ pub struct Holder {
 impl WriteLock {
     /// Takes the write lock of the store at `uri`. With `wait`, blocks until the holder is
     /// done (calling `on_wait` once with the holder first); without, a held lock is
-    /// `StoreError::Locked`. Object-store URIs have no lock file: `Ok(None)`.
+    /// `StoreError::Locked`. Object-store URIs have no lock file: `Ok(None)` (see the
+    /// module's doc).
     pub fn acquire(
         uri: &str,
         command: &str,
         wait: bool,
         on_wait: impl FnOnce(&Holder),
     ) -> Result<Option<Self>> {
-        if uri.contains("://") {
+        let Some(dir) = crate::local_dir(uri) else {
             return Ok(None);
-        }
-        let dir = Path::new(uri);
+        };
         std::fs::create_dir_all(dir)?;
         let path = dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()
