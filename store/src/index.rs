@@ -9,7 +9,7 @@
 
 use lancedb::index::vector::{IvfHnswSqIndexBuilder, IvfPqIndexBuilder};
 use lancedb::index::{Index, IndexType};
-use lancedb::query::VectorQuery;
+use lancedb::query::{QueryBase, VectorQuery};
 use lancedb::table::OptimizeAction;
 use lancedb::DistanceType;
 use serde::Serialize;
@@ -74,9 +74,9 @@ impl Default for VectorSearchParams {
     fn default() -> Self {
         Self {
             use_index: true,
-            nprobes: Some(20),
-            ef: Some(150),
-            refine_factor: Some(2),
+            nprobes: None,
+            ef: None,
+            refine_factor: Some(1),
         }
     }
 }
@@ -215,17 +215,20 @@ impl Store {
 }
 
 impl VectorSearchParams {
-    /// `query` with these parameters; they are ignored by a flat scan.
-    pub(crate) fn apply(&self, query: VectorQuery) -> lancedb::Result<VectorQuery> {
+    /// `query` with these parameters and `limit`; they are ignored by a flat scan.
+    pub(crate) fn apply(&self, query: VectorQuery, limit: usize) -> lancedb::Result<VectorQuery> {
         if !self.use_index {
-            return Ok(query.bypass_vector_index());
+            return Ok(query.bypass_vector_index().limit(limit));
         }
-        let mut query = query;
+        let mut query = query.limit(limit);
         if let Some(nprobes) = self.nprobes {
             query = query.nprobes(nprobes)?;
         }
         if let Some(ef) = self.ef {
-            query = query.ef(ef);
+            // HNSW refuses an ef below the candidates it must return (the limit times the
+            // refine factor), which a large --candidates reaches.
+            let wanted = limit * self.refine_factor.unwrap_or(1).max(1) as usize;
+            query = query.ef(ef.max(wanted));
         }
         if let Some(factor) = self.refine_factor {
             query = query.refine_factor(factor);

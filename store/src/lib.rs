@@ -610,8 +610,7 @@ impl Store {
                     .nearest_to(vector)?
                     .distance_type(DistanceType::Cosine);
                 self.vector_search
-                    .apply(query)?
-                    .limit(k * 2 + 8)
+                    .apply(query, k * 2 + 8)?
                     .execute()
                     .await?
                     .try_collect::<Vec<RecordBatch>>()

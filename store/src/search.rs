@@ -242,10 +242,9 @@ impl Store {
                     .query()
                     .nearest_to(vector)?
                     .distance_type(DistanceType::Cosine);
+                // Over-fetch a little: rows of an unfinished write are skipped below.
                 self.vector_search
-                    .apply(query)?
-                    // Over-fetch a little: rows of an unfinished write are skipped below.
-                    .limit(n + n / 4 + 8)
+                    .apply(query, n + n / 4 + 8)?
                     .select(lancedb::query::Select::columns(
                         &self.chunk_columns(VECTOR_COLUMNS),
                     ))

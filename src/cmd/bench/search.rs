@@ -209,13 +209,13 @@ fn describe(p: &VectorSearchParams) -> String {
 /// The grid of search parameters a sweep measures for `kind`.
 fn grid(kind: VectorIndexKind) -> Vec<VectorSearchParams> {
     let efs: &[Option<usize>] = match kind {
-        VectorIndexKind::IvfHnswSq => &[None, Some(100), Some(200)],
+        VectorIndexKind::IvfHnswSq => &[None, Some(200)],
         VectorIndexKind::IvfPq => &[None],
     };
     let mut grid = Vec::new();
-    for nprobes in [None, Some(4), Some(8), Some(16), Some(32)] {
+    for nprobes in [None, Some(4), Some(16)] {
         for &ef in efs {
-            for refine_factor in [None, Some(1), Some(2), Some(5), Some(10)] {
+            for refine_factor in [None, Some(1), Some(2), Some(5)] {
                 grid.push(VectorSearchParams {
                     use_index: true,
                     nprobes,
