@@ -12,7 +12,7 @@ DOSSIER := $(CARGO_TARGET_DIR)/debug/dossier
 DEMO_STORE := $(CURDIR)/target/demo-store
 DEMO_QUESTION ?= How much advance notice must the customer give to terminate the Corvane agreement for convenience?
 
-.PHONY: all setup system models eval-data moto build demo test bench lint clean-demo
+.PHONY: all setup system models eval-data moto browser build demo test bench lint clean-demo
 
 all: build
 
@@ -42,7 +42,11 @@ demo: setup build
 moto:
 	@scripts/setup-moto.sh
 
-test: setup eval-data moto
+# Headless Chromium and chromedriver (Debian packages) for tests/browser.rs.
+browser:
+	@scripts/setup-browser.sh
+
+test: setup eval-data moto browser
 	cargo test --workspace --no-fail-fast
 
 lint:

@@ -7,6 +7,7 @@ mod answer;
 mod cmd;
 mod llm;
 mod retrieve;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,6 +95,9 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// Print the text dossier extracts from PDFs, page by page (no store needed).
     Extract(cmd::extract::ExtractArgs),
+    /// Serve the store over HTTP: a JSON API, an OpenAI-compatible chat endpoint and a small
+    /// web page at `/`. Loopback only unless a bearer token is set.
+    Serve(serve::ServeArgs),
     /// Measure each stage's throughput on this machine against a reference run.
     Bench(cmd::bench::BenchArgs),
     /// The embedder alone on a corpus's chunks: the reference of ingest's throughput.
@@ -166,6 +170,7 @@ fn main() -> ExitCode {
             Command::Check(args) => cmd::check::run(&runtime, &cli.global, args),
             Command::Eval(args) => cmd::eval::run(&runtime, &cli.global, args),
             Command::Extract(args) => cmd::extract::run(&runtime, &cli.global, args),
+            Command::Serve(args) => serve::run(&runtime, &cli.global, args),
             Command::Bench(args) => cmd::bench::run(&runtime, &cli.global, args),
             Command::BenchIngest(args) => cmd::bench_ingest::run(&runtime, &cli.global, args),
         });

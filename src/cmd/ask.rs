@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
@@ -77,39 +77,23 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     retriever.one_per_page = !args.rank.all_chunks;
     let load_retrieval = started.elapsed();
 
-    let t = Instant::now();
-    let vector = retriever.embed_question(&args.question)?;
-    let embed_time = t.elapsed();
-    let t = Instant::now();
-    // A few more passages than the model sees, for the refusal's key-term check.
-    let mut passages = retriever.search(runtime, &args.question, &vector, args.k.max(10))?;
-    let search_time = t.elapsed();
-
     let policy = RefusalPolicy {
         min_score: args.min_score,
         key_terms: !args.no_key_terms,
     };
-    let refusal = decide_refusal(
-        runtime,
-        &mut retriever,
-        &policy,
-        &args.question,
-        &vector,
-        &passages,
-    )?;
-    passages.truncate(args.k);
-    if let Some(reason) = refusal {
-        return refuse(
-            &args,
-            &passages,
-            &reason,
-            serde_json::json!({
-                "load_ms": super::millis(load_retrieval),
-                "embed_ms": super::millis(embed_time),
-                "search_ms": super::millis(search_time),
-                "total_ms": super::millis(started.elapsed()),
-            }),
-        );
+    let retrieved = retrieve(runtime, &mut retriever, &args.question, args.k, &policy)?;
+    let passages = &retrieved.passages;
+    if let Some(reason) = &retrieved.refusal {
+        let mut timings = retrieved.timings();
+        timings["load_ms"] = super::millis(load_retrieval).into();
+        timings["total_ms"] = super::millis(started.elapsed()).into();
+        let json = refusal_json(&args.question, passages, reason, timings);
+        if args.json {
+            super::print_json(&json)?;
+        } else {
+            print_refusal(passages, reason);
+        }
+        return Ok(crate::exit::OK);
     }
 
     let t = Instant::now();
@@ -132,7 +116,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     let response = generate_answer(
         &mut model,
         &args.question,
-        &passages,
+        passages,
         &options,
         Some(&mut retriever.embedder),
         |piece| {
@@ -151,32 +135,27 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     if response.refused {
         if stream {
             println!("({})", answer::REFUSAL);
+        } else {
+            super::print_json(&refused_after_generation_json(
+                &args.question,
+                passages,
+                &response,
+            ))?;
         }
-        return finish_refused_after_generation(&args, &passages, response.model_text, stats);
+        return Ok(crate::exit::OK);
     }
 
-    let timings = serde_json::json!({
-        "load_retrieval_ms": super::millis(load_retrieval),
-        "embed_ms": super::millis(embed_time),
-        "search_ms": super::millis(search_time),
-        "load_llm_ms": super::millis(load_llm),
-        "prompt_ms": (stats.prompt_seconds * 1e3).round(),
-        "generate_ms": (stats.generation_seconds * 1e3).round(),
-        "total_ms": super::millis(started.elapsed()),
-    });
+    let mut timings = retrieved.timings();
+    timings["load_retrieval_ms"] = super::millis(load_retrieval).into();
+    timings["load_llm_ms"] = super::millis(load_llm).into();
+    timings["total_ms"] = super::millis(started.elapsed()).into();
     if args.json {
-        super::print_json(&serde_json::json!({
-            "question": args.question,
-            "answer": response.answer,
-            "refused": false,
-            "supported": response.supported,
-            "model_answer": response.model_text,
-            "sentences": response.sentences,
-            "citations": response.citations,
-            "model": model.name(),
-            "usage": stats,
-            "timings": timings,
-        }))?;
+        super::print_json(&answer_json(
+            &args.question,
+            &response,
+            model.name(),
+            timings,
+        ))?;
     } else {
         print_checked(&response);
     }
@@ -184,6 +163,50 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
         crate::exit::INTERRUPTED
     } else {
         crate::exit::OK
+    })
+}
+
+/// A question's passages and whether to refuse it, before any generation.
+pub struct Retrieved {
+    /// The `k` best passages, best first.
+    pub passages: Vec<Passage>,
+    pub refusal: Option<answer::Refusal>,
+    pub embed_time: Duration,
+    pub search_time: Duration,
+}
+
+impl Retrieved {
+    pub fn timings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "embed_ms": super::millis(self.embed_time),
+            "search_ms": super::millis(self.search_time),
+        })
+    }
+}
+
+/// Embeds `question`, finds its `k` best passages and decides whether the documents can
+/// answer it. Shared by `ask`, `chat` and `serve`.
+pub fn retrieve(
+    runtime: &Runtime,
+    retriever: &mut Retriever,
+    question: &str,
+    k: usize,
+    policy: &RefusalPolicy,
+) -> Result<Retrieved> {
+    let t = Instant::now();
+    let vector = retriever.embed_question(question)?;
+    let embed_time = t.elapsed();
+    let t = Instant::now();
+    // A few more passages than the model sees, for the refusal's key-term check.
+    let mut passages = retriever.search(runtime, question, &vector, k.max(10))?;
+    let search_time = t.elapsed();
+    let refusal = decide_refusal(runtime, retriever, policy, question, &vector, &passages)?;
+    passages.truncate(k);
+    Ok(Retrieved {
+        passages,
+        refusal,
+        embed_time,
+        search_time,
     })
 }
 
@@ -209,6 +232,7 @@ pub fn decide_refusal(
 }
 
 /// How to generate an answer.
+#[derive(Clone, Debug)]
 pub struct AnswerOptions {
     pub max_tokens: usize,
     pub temperature: f64,
@@ -516,56 +540,85 @@ pub fn print_checked(response: &Response) {
     }
 }
 
-fn refuse(
-    args: &AskArgs,
+/// `ask --json`'s answer object, also the HTTP API's: `timings` gains the generation's.
+pub fn answer_json(
+    question: &str,
+    response: &Response,
+    model: &str,
+    mut timings: serde_json::Value,
+) -> serde_json::Value {
+    let stats = &response.stats;
+    timings["prompt_ms"] = (stats.prompt_seconds * 1e3).round().into();
+    timings["generate_ms"] = (stats.generation_seconds * 1e3).round().into();
+    serde_json::json!({
+        "question": question,
+        "answer": response.answer,
+        "refused": false,
+        "supported": response.supported,
+        "model_answer": response.model_text,
+        "sentences": response.sentences,
+        "citations": response.citations,
+        "model": model,
+        "usage": stats,
+        "timings": timings,
+    })
+}
+
+/// `ask --json`'s object for a question refused before generation.
+pub fn refusal_json(
+    question: &str,
     passages: &[Passage],
     reason: &answer::Refusal,
     timings: serde_json::Value,
-) -> Result<u8> {
-    if args.json {
-        super::print_json(&serde_json::json!({
-            "question": args.question,
-            "answer": answer::REFUSAL,
-            "refused": true,
-            "refusal_reason": reason.to_string(),
-            "citations": [],
-            "closest": closest(passages),
-            "timings": timings,
-        }))?;
-    } else {
-        println!("{} ({reason})", answer::REFUSAL);
-        if !passages.is_empty() {
-            println!("\nClosest passages (not enough to answer):");
-            for p in passages.iter().take(3) {
-                println!(
-                    "- {}, p. {} (score {:.2}): {}",
-                    p.file_name,
-                    p.page,
-                    p.score,
-                    super::one_line(&p.text, 160)
-                );
-            }
-        }
-    }
-    Ok(crate::exit::OK)
+) -> serde_json::Value {
+    serde_json::json!({
+        "question": question,
+        "answer": answer::REFUSAL,
+        "refused": true,
+        "refusal_reason": reason.to_string(),
+        "sentences": [],
+        "citations": [],
+        "closest": closest(passages),
+        "timings": timings,
+    })
 }
 
-fn finish_refused_after_generation(
-    args: &AskArgs,
+/// `ask --json`'s object when the model itself said the sources do not answer.
+pub fn refused_after_generation_json(
+    question: &str,
     passages: &[Passage],
-    model_text: String,
-    stats: &llm::GenerationStats,
-) -> Result<u8> {
-    if args.json {
-        super::print_json(&serde_json::json!({
-            "question": args.question,
-            "answer": answer::REFUSAL,
-            "model_answer": model_text,
-            "refused": true,
-            "citations": [],
-            "closest": closest(passages),
-            "usage": stats,
-        }))?;
+    response: &Response,
+) -> serde_json::Value {
+    serde_json::json!({
+        "question": question,
+        "answer": answer::REFUSAL,
+        "model_answer": response.model_text,
+        "refused": true,
+        "refusal_reason": response
+            .refusal
+            .as_ref()
+            .unwrap_or(&answer::Refusal::ModelDeclined)
+            .to_string(),
+        "sentences": [],
+        "citations": [],
+        "closest": closest(passages),
+        "usage": response.stats,
+    })
+}
+
+/// The refusal on a terminal, with the passages that came closest.
+pub fn print_refusal(passages: &[Passage], reason: &answer::Refusal) {
+    println!("{} ({reason})", answer::REFUSAL);
+    if !passages.is_empty() {
+        println!("\nClosest passages (not enough to answer):");
+        for p in passages.iter().take(3) {
+            println!(
+                "- {}, p. {} (score {:.2}): {}",
+                p.file_name,
+                p.page,
+                p.score,
+                super::one_line(&p.text, 160)
+            );
+        }
     }
-    Ok(crate::exit::OK)
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use tokio::runtime::Runtime;
 
-use super::ask::{closest, decide_refusal, generate_answer, print_checked, AnswerOptions};
+use super::ask::{generate_answer, print_checked, refusal_json, retrieve, AnswerOptions};
 use crate::answer::{self, RefusalPolicy};
 use crate::llm;
 use crate::retrieve::{RankArgs, Retriever};
@@ -104,17 +104,14 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
             println!("(searching for: {query})");
         }
 
-        let vector = retriever.embed_question(&query)?;
-        let mut passages = retriever.search(runtime, &query, &vector, args.k.max(10))?;
-        let refusal = decide_refusal(runtime, &mut retriever, &policy, &query, &vector, &passages)?;
-        passages.truncate(args.k);
-        if let Some(reason) = refusal {
+        let retrieved = retrieve(runtime, &mut retriever, &query, args.k, &policy)?;
+        let passages = retrieved.passages;
+        if let Some(reason) = retrieved.refusal {
             if args.json {
-                print_line(&serde_json::json!({
-                    "question": question, "query": query, "answer": answer::REFUSAL,
-                    "refused": true, "refusal_reason": reason.to_string(),
-                    "sentences": [], "citations": [], "closest": closest(&passages),
-                }))?;
+                let mut json = refusal_json(&query, &passages, &reason, serde_json::json!({}));
+                json["question"] = question.into();
+                json["query"] = query.clone().into();
+                print_line(&json)?;
             } else {
                 println!("{} ({reason})\n", answer::REFUSAL);
             }

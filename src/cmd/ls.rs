@@ -15,7 +15,7 @@ pub struct LsArgs {
 }
 
 #[derive(Serialize)]
-struct Listed {
+pub struct Listed {
     doc_id: String,
     file: String,
     path: String,
@@ -35,26 +35,7 @@ struct Listed {
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: LsArgs) -> Result<u8> {
     let store = super::open_store(runtime, global, false)?;
     let documents = runtime.block_on(store.documents())?;
-    let listed: Vec<Listed> = documents
-        .into_iter()
-        .map(|d| Listed {
-            status: if d.pages_without_text == 0 {
-                "complete".to_owned()
-            } else {
-                format!("complete, {} pages without text", d.pages_without_text)
-            },
-            ingested_at: utc_time(d.ingested_at_ms),
-            file: d.file_name().to_owned(),
-            doc_id: d.doc_id,
-            path: d.path,
-            title: d.title,
-            pages: d.pages,
-            chunks: d.chunks,
-            pages_without_text: d.pages_without_text,
-            size_bytes: d.size_bytes,
-            ingested_at_ms: d.ingested_at_ms,
-        })
-        .collect();
+    let listed = listing(documents);
     if args.json {
         super::print_json(&listed)?;
         return Ok(crate::exit::OK);
@@ -87,7 +68,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: LsArgs) -> Result<u8> {
 }
 
 /// Unix milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC), without a date library.
-fn utc_time(ms: i64) -> String {
+pub fn utc_time(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Howard Hinnant's civil_from_days.
@@ -116,4 +97,28 @@ mod tests {
         assert_eq!(super::utc_time(1_795_000_000_000), "2026-11-18T11:06:40Z");
         assert_eq!(super::utc_time(951_782_400_000), "2000-02-29T00:00:00Z");
     }
+}
+
+/// The documents as `ls --json` (and the HTTP API) lists them.
+pub fn listing(documents: Vec<dossier_store::DocumentRecord>) -> Vec<Listed> {
+    documents
+        .into_iter()
+        .map(|d| Listed {
+            status: if d.pages_without_text == 0 {
+                "complete".to_owned()
+            } else {
+                format!("complete, {} pages without text", d.pages_without_text)
+            },
+            ingested_at: utc_time(d.ingested_at_ms),
+            file: d.file_name().to_owned(),
+            doc_id: d.doc_id,
+            path: d.path,
+            title: d.title,
+            pages: d.pages,
+            chunks: d.chunks,
+            pages_without_text: d.pages_without_text,
+            size_bytes: d.size_bytes,
+            ingested_at_ms: d.ingested_at_ms,
+        })
+        .collect()
 }

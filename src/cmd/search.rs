@@ -49,25 +49,18 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
     let search = t.elapsed();
 
     if args.json {
-        let hits: Vec<Numbered> = ranked
-            .iter()
-            .enumerate()
-            .map(|(i, ranked)| Numbered {
-                rank: i + 1,
-                ranked,
-            })
-            .collect();
-        super::print_json(&serde_json::json!({
-            "query": args.question,
-            "mode": retriever.options.mode.to_string(),
-            "hits": hits,
-            "timings": {
-                "load_ms": super::millis(load),
-                "embed_ms": super::millis(embed),
-                "search_ms": super::millis(search),
-                "total_ms": super::millis(started.elapsed()),
-            }
-        }))?;
+        let timings = serde_json::json!({
+            "load_ms": super::millis(load),
+            "embed_ms": super::millis(embed),
+            "search_ms": super::millis(search),
+            "total_ms": super::millis(started.elapsed()),
+        });
+        super::print_json(&hits_json(
+            &args.question,
+            &retriever.options.mode.to_string(),
+            &ranked,
+            timings,
+        ))?;
         return Ok(crate::exit::OK);
     }
     if ranked.is_empty() {
@@ -84,4 +77,27 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
         println!("   {}", super::one_line(&p.text, 300));
     }
     Ok(crate::exit::OK)
+}
+
+/// `search --json`'s object, also the HTTP API's.
+pub fn hits_json(
+    query: &str,
+    mode: &str,
+    ranked: &[Ranked],
+    timings: serde_json::Value,
+) -> serde_json::Value {
+    let hits: Vec<Numbered> = ranked
+        .iter()
+        .enumerate()
+        .map(|(i, ranked)| Numbered {
+            rank: i + 1,
+            ranked,
+        })
+        .collect();
+    serde_json::json!({
+        "query": query,
+        "mode": mode,
+        "hits": hits,
+        "timings": timings,
+    })
 }

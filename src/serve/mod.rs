@@ -1,0 +1,299 @@
+//! `dossier serve`: the store over HTTP, to many users and tools at once.
+//!
+//! - `/v1/search`, `/v1/ask` (JSON or Server-Sent Events), `/v1/documents` (list, upload,
+//!   delete, the PDF itself) and `/healthz` answer with the same JSON as the CLI's `--json`.
+//! - `/v1/chat/completions` and `/v1/models` speak OpenAI's protocol, so existing clients can
+//!   use dossier as a grounded model; responses carry the citations in an extra field.
+//! - `/` is a small page (shipped inside the binary, nothing fetched from elsewhere).
+//!
+//! One model answers one question at a time; askers wait in a bounded queue (503 with
+//! Retry-After when it is full) while searches run side by side on a pool of retrievers.
+//! Uploads and deletions run `dossier ingest` / `dossier rm` as child processes: they take the
+//! store's write lock like any other writer, and a PDF that crashes or hangs the parser takes
+//! down the child, not the server.
+
+mod api;
+mod audit;
+mod guard;
+mod openai;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use clap::Args;
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+
+use crate::answer::RefusalPolicy;
+use crate::cmd::ask::{AnswerOptions, EVIDENCE_COSINE};
+use crate::llm::{self, Llm};
+use crate::retrieve::{RankArgs, Retriever};
+use crate::GlobalArgs;
+use dossier_ingest::Embedder;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address and port to listen on. Anything but a loopback address also needs --token or
+    /// --token-file: the store is confidential.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Bearer token every request must carry (`Authorization: Bearer TOKEN`), except the
+    /// static page at `/`, which asks for it.
+    #[arg(long, env = "DOSSIER_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Read the bearer token from this file (first line), so that it stays out of `ps`.
+    #[arg(long, conflicts_with = "token")]
+    token_file: Option<PathBuf>,
+    /// A GGUF model to answer with (llama, mistral or qwen2 architecture).
+    #[arg(long, env = "DOSSIER_MODEL")]
+    model: Option<PathBuf>,
+    /// Passages retrieved per question (as `ask -k`).
+    #[arg(short, long, default_value_t = 4)]
+    k: usize,
+    /// Cap on an answer's length, in tokens; a request may ask for less.
+    #[arg(long, default_value_t = 160)]
+    max_tokens: usize,
+    /// Evidence sentences, picked from the passages, that the model answers from.
+    #[arg(long, default_value_t = 6)]
+    evidence: usize,
+    /// Refuse when the best passage's similarity is below this (0..1).
+    #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
+    min_score: f32,
+    /// Questions that may wait for the model, counting the one being answered; more get
+    /// 503 with Retry-After.
+    #[arg(long, default_value_t = 8)]
+    max_queue: usize,
+    /// Retrievers (embedder + store handle) serving searches side by side.
+    #[arg(long, default_value_t = 2)]
+    searchers: usize,
+    /// Requests per minute one client address may make (429 past it); 0: no limit.
+    #[arg(long, default_value_t = 600)]
+    rate_limit: u32,
+    /// Largest PDF upload, in MiB (413 past it).
+    #[arg(long, default_value_t = 64)]
+    max_upload_mb: u64,
+    /// Where uploaded PDFs are kept [default: STORE/uploads for a store directory; uploads
+    /// are refused when the store is an object-store URI and this is not given].
+    #[arg(long)]
+    uploads: Option<PathBuf>,
+    /// Append-only JSON-lines audit log: time, client, question, documents cited, uploads
+    /// and deletions [default: STORE/audit.jsonl for a store directory].
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
+    /// Keep no audit log.
+    #[arg(long, conflicts_with = "audit_log")]
+    no_audit: bool,
+    #[command(flatten)]
+    rank: RankArgs,
+}
+
+/// What every request handler shares.
+pub(crate) struct AppState {
+    global: GlobalArgs,
+    k: usize,
+    policy: RefusalPolicy,
+    options: AnswerOptions,
+    rank: RankArgs,
+    /// Store work runs on its own runtime: the retrieval code blocks on it from worker
+    /// threads, which the server's runtime must not do.
+    store_runtime: Arc<Runtime>,
+    retrievers: Arc<guard::Pool<Retriever>>,
+    generator: Arc<tokio::sync::Mutex<Generator>>,
+    /// Permits for questions that need the model: the one answered plus those waiting.
+    ask_slots: Arc<Semaphore>,
+    max_queue: usize,
+    model_name: String,
+    token: Option<String>,
+    limiter: guard::RateLimiter,
+    max_upload_bytes: usize,
+    uploads: Option<PathBuf>,
+    audit: Option<audit::AuditLog>,
+    /// Serialises uploads and deletions: each waits for the store's write lock anyway.
+    writes: tokio::sync::Mutex<()>,
+    started: Instant,
+    /// Seconds the last answers took, to estimate Retry-After.
+    recent_answer_seconds: Mutex<f64>,
+}
+
+/// The model and an embedder of its own for the answer check, used by one question at a time.
+pub(crate) struct Generator {
+    model: Llm,
+    embedder: Embedder,
+}
+
+pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ServeArgs) -> Result<u8> {
+    let token = match (&args.token, &args.token_file) {
+        (Some(t), _) => Some(t.trim().to_owned()),
+        (None, Some(path)) => Some(read_token(path)?),
+        (None, None) => None,
+    };
+    if token.as_deref().is_some_and(|t| t.len() < 16) {
+        bail!("the token is shorter than 16 characters; use a long random one (e.g. `openssl rand -hex 32`)");
+    }
+    if !args.addr.ip().is_loopback() && token.is_none() {
+        eprintln!(
+            "error: listening on {} would expose the store beyond this machine; give --token or --token-file (or listen on 127.0.0.1)",
+            args.addr
+        );
+        return Ok(crate::exit::USAGE);
+    }
+
+    let store_runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("dossier-store")
+            .enable_all()
+            .build()
+            .context("starting the store runtime")?,
+    );
+    // A new server may start on an empty store and fill it by uploads.
+    let local_store = !global.store.contains("://");
+    let mut retrievers = Vec::new();
+    for _ in 0..args.searchers.max(1) {
+        let store = crate::cmd::open_store(&store_runtime, global, local_store)?;
+        let embedder = crate::cmd::load_embedder(global)?;
+        let mut retriever = Retriever::open(&store_runtime, store, embedder)?;
+        retriever.options = args.rank.options();
+        retriever.one_per_page = !args.rank.all_chunks;
+        retrievers.push(retriever);
+    }
+    let model = Llm::load(&llm::model_path(args.model.as_deref(), &global.models))?;
+    let model_name = model.name.clone();
+    let generator = Generator {
+        model,
+        embedder: crate::cmd::load_embedder(global)?,
+    };
+
+    let uploads = match (&args.uploads, local_store) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, true) => Some(Path::new(&global.store).join("uploads")),
+        (None, false) => None,
+    };
+    if let Some(dir) = &uploads {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the uploads folder {}", dir.display()))?;
+    }
+    let audit = if args.no_audit {
+        None
+    } else {
+        match (&args.audit_log, local_store) {
+            (Some(path), _) => Some(audit::AuditLog::open(path)?),
+            (None, true) => Some(audit::AuditLog::open(
+                &Path::new(&global.store).join("audit.jsonl"),
+            )?),
+            (None, false) => {
+                tracing::warn!("no --audit-log given for an object-store URI: nothing is audited");
+                None
+            }
+        }
+    };
+
+    let state = Arc::new(AppState {
+        global: global.clone(),
+        k: args.k.max(1),
+        policy: RefusalPolicy {
+            min_score: args.min_score,
+            ..RefusalPolicy::default()
+        },
+        options: AnswerOptions {
+            max_tokens: args.max_tokens,
+            temperature: 0.0,
+            evidence_sentences: args.evidence,
+            evidence_cosine: EVIDENCE_COSINE,
+        },
+        rank: args.rank.clone(),
+        store_runtime,
+        retrievers: Arc::new(guard::Pool::new(retrievers)),
+        generator: Arc::new(tokio::sync::Mutex::new(generator)),
+        ask_slots: Arc::new(Semaphore::new(args.max_queue.max(1))),
+        max_queue: args.max_queue.max(1),
+        model_name,
+        token,
+        limiter: guard::RateLimiter::new(args.rate_limit),
+        max_upload_bytes: usize::try_from(args.max_upload_mb.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX),
+        uploads,
+        audit,
+        writes: tokio::sync::Mutex::new(()),
+        started: Instant::now(),
+        recent_answer_seconds: Mutex::new(10.0),
+    });
+
+    runtime.block_on(serve(state, args.addr))?;
+    Ok(crate::exit::OK)
+}
+
+fn read_token(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the token file {}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_owned();
+    if token.is_empty() {
+        bail!("the token file {} is empty", path.display());
+    }
+    Ok(token)
+}
+
+/// JSON bodies are questions: a few KiB. Uploads have their own, larger limit.
+const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let uploads = Router::new()
+        .route("/v1/documents", post(api::upload))
+        .layer(DefaultBodyLimit::max(state.max_upload_bytes));
+    let api = Router::new()
+        .route("/healthz", get(api::health))
+        .route("/v1/search", post(api::search))
+        .route("/v1/ask", post(api::ask))
+        .route("/v1/documents", get(api::list_documents))
+        .route("/v1/documents/{id}", delete(api::delete_document))
+        .route("/v1/documents/{id}/file", get(api::document_file))
+        .route("/v1/models", get(openai::models))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .merge(uploads)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::authorize,
+        ));
+    Router::new()
+        .route("/", get(api::page))
+        .merge(api)
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::rate_limit,
+        ))
+        .with_state(state)
+}
+
+async fn serve(state: Arc<AppState>, addr: SocketAddr) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let bound = listener.local_addr()?;
+    eprintln!(
+        "dossier serve: listening on http://{bound} (store {}, model {}{})",
+        state.global.store,
+        state.model_name,
+        if state.token.is_some() {
+            ", bearer token required"
+        } else {
+            ""
+        }
+    );
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("dossier serve: stopping");
+        })
+        .await
+        .context("serving HTTP")?;
+    Ok(())
+}
