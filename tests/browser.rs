@@ -210,7 +210,10 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, ()> {
         b'/' => Ok(63),
         _ => Err(()),
     };
-    let clean: Vec<u8> = text.bytes().filter(|&c| c != b'=' && !c.is_ascii_whitespace()).collect();
+    let clean: Vec<u8> = text
+        .bytes()
+        .filter(|&c| c != b'=' && !c.is_ascii_whitespace())
+        .collect();
     let mut out = Vec::with_capacity(clean.len() * 3 / 4);
     for group in clean.chunks(4) {
         let mut acc = 0u32;
@@ -252,7 +255,11 @@ fn the_page_answers_a_question_with_its_citation() {
     let citations = browser.wait_for("li.citation", 240);
     let shot = std::env::temp_dir().join("dossier-browser-test.png");
     browser.screenshot(&shot);
-    assert!(!citations.is_empty(), "no citation appeared (screenshot: {})", shot.display());
+    assert!(
+        !citations.is_empty(),
+        "no citation appeared (screenshot: {})",
+        shot.display()
+    );
     let first = browser.text(&citations[0]);
     assert!(
         first.contains("employee-handbook.pdf, page 4"),
@@ -262,6 +269,12 @@ fn the_page_answers_a_question_with_its_citation() {
     assert!(first.contains("open page 4"), "{first:?}");
     let answer = browser.text(&browser.element("#answer"));
     assert!(!answer.trim().is_empty(), "an answer is shown");
-    assert!(answer.contains("[1]"), "the answer cites its source: {answer:?}");
-    eprintln!("browser test: answer {answer:?}; screenshot {}", shot.display());
+    assert!(
+        answer.contains("[1]"),
+        "the answer cites its source: {answer:?}"
+    );
+    eprintln!(
+        "browser test: answer {answer:?}; screenshot {}",
+        shot.display()
+    );
 }

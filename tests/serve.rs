@@ -356,14 +356,21 @@ fn api_search_ask_documents_and_bad_input() {
 
     // The audit log holds every question, what was cited, and the upload and deletion.
     let audit = std::fs::read_to_string(server.store.join("audit.jsonl")).unwrap();
-    let lines: Vec<Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let asks: Vec<&Value> = lines.iter().filter(|l| l["event"] == "ask").collect();
     assert_eq!(asks.len(), 5, "{audit}");
-    assert!(asks.iter().all(|l| l["time"].is_string() && l["client"] == "127.0.0.1"));
+    assert!(asks
+        .iter()
+        .all(|l| l["time"].is_string() && l["client"] == "127.0.0.1"));
     assert_eq!(asks[0]["question"], NOTICE_QUESTION);
     assert_eq!(asks[0]["cited"][0]["file"], "service-agreement.pdf");
     assert_eq!(asks[0]["cited"][0]["page"], 4);
-    assert!(lines.iter().any(|l| l["event"] == "upload" && l["outcome"] == "added"));
+    assert!(lines
+        .iter()
+        .any(|l| l["event"] == "upload" && l["outcome"] == "added"));
     assert!(lines.iter().any(|l| l["event"] == "delete"));
 }
 
@@ -392,10 +399,18 @@ fn token_size_and_rate_limits() {
     let base = server.base.clone();
     runtime().block_on(async {
         let client = Client::new();
-        let response = client.get(format!("{base}/v1/documents")).send().await.unwrap();
+        let response = client
+            .get(format!("{base}/v1/documents"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
-        for wrong in ["Bearer nope", "Bearer correct-horse-battery-staple-4", "correct-horse-battery-staple-42"] {
+        for wrong in [
+            "Bearer nope",
+            "Bearer correct-horse-battery-staple-4",
+            "correct-horse-battery-staple-42",
+        ] {
             let status = client
                 .get(format!("{base}/healthz"))
                 .header("authorization", wrong)
@@ -417,7 +432,10 @@ fn token_size_and_rate_limits() {
         // The page itself holds no data and asks for the token; the API it calls needs it.
         let page = client.get(format!("{base}/")).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::OK);
-        assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+        assert!(page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'"));
 
         // An upload over --max-upload-mb: 413, nothing written.
         let mut big = b"%PDF-1.4\n".to_vec();
@@ -461,7 +479,11 @@ fn token_size_and_rate_limits() {
             }
         }
         let limited = limited.expect("the rate limit answers 429");
-        let wait: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        let wait: u64 = limited.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((1..=60).contains(&wait), "{wait}");
     });
 }
@@ -475,7 +497,11 @@ fn serving_beyond_loopback_needs_a_token() {
     assert!(err.contains("--token"), "{err}");
     let output = run(dossier(store).args(["serve", "--addr", "0.0.0.0:0", "--token", "short"]));
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("shorter than 16"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("shorter than 16"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -512,7 +538,12 @@ fn a_full_queue_answers_503_with_retry_after() {
         assert!(!busy.is_empty(), "one slot for three askers: {results:?}");
         assert!(busy.iter().all(|(_, retry)| retry.is_some()), "{results:?}");
         // Searches do not wait for the model.
-        let (status, _) = post_json(&client, &format!("{base}/v1/search"), json!({"query": "hotel"})).await;
+        let (status, _) = post_json(
+            &client,
+            &format!("{base}/v1/search"),
+            json!({"query": "hotel"}),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
     });
 }

@@ -438,10 +438,7 @@ fn check_doc_id(id: &str) -> ApiResult<&str> {
     }
 }
 
-async fn document(
-    state: &Arc<AppState>,
-    id: &str,
-) -> ApiResult<dossier_store::DocumentRecord> {
+async fn document(state: &Arc<AppState>, id: &str) -> ApiResult<dossier_store::DocumentRecord> {
     let id = check_doc_id(id)?;
     documents(state)
         .await?
@@ -530,16 +527,19 @@ pub async fn upload(
         }
         let name = check_upload_name(field.file_name().unwrap_or(""))?.to_owned();
         let bytes = field.bytes().await.map_err(multipart_error)?;
-        if !bytes.get(..1024.min(bytes.len())).is_some_and(|head| {
-            head.windows(5).any(|w| w == b"%PDF-")
-        }) {
+        if !bytes
+            .get(..1024.min(bytes.len()))
+            .is_some_and(|head| head.windows(5).any(|w| w == b"%PDF-"))
+        {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("{name} is not a PDF (no %PDF- header)"),
             ));
         }
         let path = uploads.join(&name);
-        write_atomically(&path, &bytes).await.map_err(ApiError::internal)?;
+        write_atomically(&path, &bytes)
+            .await
+            .map_err(ApiError::internal)?;
         saved = Some((name, path));
         break;
     }

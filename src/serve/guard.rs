@@ -156,7 +156,12 @@ impl<T> Pool<T> {
             .clone()
             .acquire_many_owned(u32::try_from(self.size).unwrap_or(u32::MAX))
             .await;
-        for item in self.items.lock().unwrap_or_else(|e| e.into_inner()).iter_mut() {
+        for item in self
+            .items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter_mut()
+        {
             f(item);
         }
     }
@@ -208,7 +213,15 @@ mod tests {
         }
         let wait = limiter.check(client).unwrap_err();
         assert!((1..=20).contains(&wait), "wait {wait}");
-        assert_eq!(limiter.check(other), Ok(()), "each address has its own bucket");
-        assert_eq!(RateLimiter::new(0).check(client), Ok(()), "0 means no limit");
+        assert_eq!(
+            limiter.check(other),
+            Ok(()),
+            "each address has its own bucket"
+        );
+        assert_eq!(
+            RateLimiter::new(0).check(client),
+            Ok(()),
+            "0 means no limit"
+        );
     }
 }

@@ -32,7 +32,7 @@ use tokio::sync::Semaphore;
 
 use crate::answer::RefusalPolicy;
 use crate::cmd::ask::{AnswerOptions, EVIDENCE_COSINE};
-use crate::llm::{self, Llm};
+use crate::llm;
 use crate::retrieve::{RankArgs, Retriever};
 use crate::GlobalArgs;
 use dossier_ingest::Embedder;
@@ -53,6 +53,11 @@ pub struct ServeArgs {
     /// A GGUF model to answer with (llama, mistral or qwen2 architecture).
     #[arg(long, env = "DOSSIER_MODEL")]
     model: Option<PathBuf>,
+    /// Generate on an OpenAI-compatible server you run (llama.cpp server, vLLM) instead of
+    /// the local GGUF; retrieval, evidence and the answer check stay here. Bearer token for
+    /// it from DOSSIER_LLM_API_KEY.
+    #[arg(long, env = "DOSSIER_LLM_URL")]
+    llm_url: Option<String>,
     /// Passages retrieved per question (as `ask -k`).
     #[arg(short, long, default_value_t = 4)]
     k: usize,
@@ -123,7 +128,7 @@ pub(crate) struct AppState {
 
 /// The model and an embedder of its own for the answer check, used by one question at a time.
 pub(crate) struct Generator {
-    model: Llm,
+    model: llm::Generator,
     embedder: Embedder,
 }
 
@@ -163,8 +168,13 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ServeArgs) -> Result<u8
         retriever.one_per_page = !args.rank.all_chunks;
         retrievers.push(retriever);
     }
-    let model = Llm::load(&llm::model_path(args.model.as_deref(), &global.models))?;
-    let model_name = model.name.clone();
+    let model = llm::Generator::load(
+        args.llm_url.as_deref(),
+        args.model.as_deref(),
+        &global.models,
+        store_runtime.handle().clone(),
+    )?;
+    let model_name = llm::ChatModel::name(&model).to_owned();
     let generator = Generator {
         model,
         embedder: crate::cmd::load_embedder(global)?,

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use super::api::{ask_slot, ApiError, Answered, Asking, Streamed};
+use super::api::{ask_slot, Answered, ApiError, Asking, Streamed};
 use super::AppState;
 use crate::answer;
 
@@ -138,7 +138,10 @@ pub async fn chat_completions(
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         })
     };
-    let first = chunk.clone()(serde_json::json!({"role": "assistant", "content": ""}), None);
+    let first = chunk.clone()(
+        serde_json::json!({"role": "assistant", "content": ""}),
+        None,
+    );
     let token_chunk = chunk.clone();
     let pieces = asking.stream(slot, move |piece| {
         token_chunk(serde_json::json!({ "content": piece }), None)
