@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const COPIES: usize = 6;
+/// Enough files that the timed kills land mid-way even when ingest is fast (with 6 copies,
+/// faster PDF reading on an idle machine finished the corpus before the last kill).
+const COPIES: usize = 12;
 
 /// When to kill.
 #[derive(Debug, Clone, Copy)]
