@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,27 +38,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn start_server(store: &Path) -> (Killed, String) {
-    let mut child = dossier(store)
-        .args(["serve", "--addr", "127.0.0.1:0", "--no-audit"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dossier serve starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("dossier serve ended before listening")
-            .unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    (Killed(child), base)
 }
 
 /// A WebDriver session on chromedriver, over plain HTTP on loopback.
@@ -236,7 +214,8 @@ fn the_page_answers_a_question_with_its_citation() {
         eprintln!("{message}");
         return;
     };
-    let (_server, base) = start_server(sample_store());
+    let server = start_server(sample_store(), &["--no-audit"]);
+    let base = server.base.clone();
     let browser = Browser::start(&driver, &chromium);
     browser.post("/url", json!({"url": format!("{base}/")}));
 

@@ -181,27 +181,8 @@ fn an_llm_url_nobody_listens_on_is_one_clear_error_line() {
 #[test]
 fn serve_with_llm_url_answers_over_http_from_the_remote_model() {
     let chat = start_chat_server();
-    let mut child = dossier(sample_store())
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--no-audit",
-            "--llm-url",
-            &chat.url,
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("serve ended before listening").unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let server = start_server(sample_store(), &["--no-audit", "--llm-url", &chat.url]);
+    let base = server.base.clone();
     let answer: serde_json::Value = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -217,8 +198,7 @@ fn serve_with_llm_url_answers_over_http_from_the_remote_model() {
                 .await
                 .unwrap()
         });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     assert_eq!(answer["refused"], false, "{answer:#}");
     assert_eq!(answer["model"], "stand-in-model", "{answer:#}");
     assert_eq!(answer["citations"][0]["file"], "service-agreement.pdf");

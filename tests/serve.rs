@@ -3,62 +3,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-
 use common::*;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 const NOTICE_QUESTION: &str =
     "How much advance notice must the customer give to terminate the Corvane agreement for convenience?";
-
-/// A running `dossier serve`, stopped when dropped.
-pub struct Server {
-    child: Child,
-    pub base: String,
-    pub store: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `dossier serve` on a free loopback port with `extra` flags and waits until it
-/// listens (it prints the address it bound).
-pub fn start(store: &Path, extra: &[&str]) -> Server {
-    let mut child = dossier(store)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dossier serve starts");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = Vec::new();
-    let base = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            panic!("dossier serve ended before listening:\n{}", seen.join("\n"));
-        };
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-        seen.push(line);
-    };
-    // Keep draining stderr so that the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    Server {
-        child,
-        base,
-        store: store.to_owned(),
-    }
-}
 
 /// A store of its own with the three samples, for a server that writes to it.
 fn fresh_sample_store() -> tempfile::TempDir {
@@ -137,7 +87,7 @@ fn sse_events(body: &str) -> Vec<(String, String)> {
 #[test]
 fn api_search_ask_documents_and_bad_input() {
     let store = fresh_sample_store();
-    let server = start(store.path(), &[]);
+    let server = start_server(store.path(), &[]);
     let base = server.base.clone();
     runtime().block_on(async {
         let client = Client::new();
@@ -381,7 +331,7 @@ fn token_size_and_rate_limits() {
     let audit_log = audit.path().join("audit.jsonl");
     let uploads = tempfile::tempdir().unwrap();
     let token = "correct-horse-battery-staple-42";
-    let server = start(
+    let server = start_server(
         store,
         &[
             "--token",
@@ -507,7 +457,7 @@ fn serving_beyond_loopback_needs_a_token() {
 #[test]
 fn a_full_queue_answers_503_with_retry_after() {
     let store = sample_store();
-    let server = start(store, &["--max-queue", "1", "--no-audit"]);
+    let server = start_server(store, &["--max-queue", "1", "--no-audit"]);
     let base = server.base.clone();
     runtime().block_on(async {
         let client = Client::new();

@@ -78,7 +78,7 @@ type ApiResult<T> = Result<T, ApiError>;
 /// Questions longer than this are not questions.
 const MAX_QUESTION_CHARS: usize = 2000;
 
-fn check_question(question: &str) -> ApiResult<String> {
+pub(crate) fn check_question(question: &str) -> ApiResult<String> {
     let question = question.trim();
     if question.is_empty() {
         return Err(ApiError::bad_request("the question is empty"));

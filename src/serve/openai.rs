@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use super::api::{ask_slot, Answered, ApiError, Asking, Streamed};
+use super::api::{ask_slot, check_question, Answered, ApiError, Asking, Streamed};
 use super::AppState;
 use crate::answer;
 
@@ -85,18 +85,13 @@ pub async fn chat_completions(
         .filter(|m| m.role == "user")
         .map(Message::text)
         .collect();
-    let Some(question) = users.last().map(|q| q.trim().to_owned()) else {
+    let Some(question) = users.last() else {
         return Err(ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "no user message to answer",
         ));
     };
-    if question.is_empty() || question.chars().count() > 2000 {
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "the last user message must hold a question of 1 to 2000 characters",
-        ));
-    }
+    let question = check_question(question)?;
     let previous = users.len().checked_sub(2).map(|i| users[i].as_str());
     let query = answer::standalone_query(&question, previous);
     let slot = ask_slot(&state)?;

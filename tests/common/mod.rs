@@ -200,3 +200,49 @@ pub fn eval_subset_store() -> &'static Path {
         })
         .path()
 }
+
+/// A running `dossier serve`, stopped when dropped.
+pub struct Server {
+    child: std::process::Child,
+    pub base: String,
+    pub store: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `dossier serve` on a free loopback port with `extra` flags and waits until it
+/// listens (it prints the address it bound).
+pub fn start_server(store: &Path, extra: &[&str]) -> Server {
+    let mut child = dossier(store)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("dossier serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let mut seen = Vec::new();
+    let base = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("dossier serve ended before listening:\n{}", seen.join("\n"));
+        };
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+        seen.push(line);
+    };
+    // Keep draining stderr so that the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    Server {
+        child,
+        base,
+        store: store.to_owned(),
+    }
+}
