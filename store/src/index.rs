@@ -209,8 +209,23 @@ impl Store {
 
     /// Both indices of the chunks table (full-text and vector) brought up to date.
     pub async fn refresh_indices(&self) -> Result<VectorIndexChange> {
-        self.refresh_text_index().await?;
-        self.refresh_vector_index().await
+        // On an object store (no write lock) another ingest may commit an index at the same
+        // moment; Lance then refuses ours as a retryable conflict, and a retry finds that
+        // index in place and has less or nothing left to do.
+        let mut attempts = 0;
+        loop {
+            let refreshed = match self.refresh_text_index().await {
+                Ok(()) => self.refresh_vector_index().await,
+                Err(e) => Err(e),
+            };
+            match refreshed {
+                Err(e) if attempts < 3 && e.to_string().contains("commit conflict") => {
+                    attempts += 1;
+                    tracing::debug!("index refresh lost a commit race ({e}); retrying");
+                }
+                other => return other,
+            }
+        }
     }
 }
 
