@@ -355,14 +355,20 @@ fn join_hyphenated(texts: &mut [String], i: usize) {
     texts[i + 1] = rest;
 }
 
-/// Fake bold and shadows draw the same glyph twice at (almost) the same place.
+/// Fake bold and shadows draw the same glyph twice at (almost) the same place and size.
 fn dedupe(mut glyphs: Vec<Glyph>) -> Vec<Glyph> {
-    let mut seen: HashMap<(i64, i64, &str), ()> = HashMap::new();
+    let mut seen: HashMap<(i64, i64, i64, &str), ()> = HashMap::new();
     let mut keep = vec![true; glyphs.len()];
     for (i, g) in glyphs.iter().enumerate() {
+        // Positions are binned by a fifth of an em of the size rounded to a tenth of a point,
+        // and the size is part of the key: with bins of each glyph's own width, an "n" of
+        // 8.55 pt and one of 8.7 pt a line apart fell into the same bin and one was lost.
+        let size = (g.size * 10.0).round().max(1.0);
+        let bin = 0.02 * size;
         let key = (
-            (g.x / (0.2 * g.size)).round() as i64,
-            (g.baseline / (0.2 * g.size)).round() as i64,
+            size as i64,
+            (g.x / bin).round() as i64,
+            (g.baseline / bin).round() as i64,
             g.text.as_str(),
         );
         if seen.insert(key, ()).is_some() {
@@ -923,6 +929,15 @@ mod tests {
         let mut glyphs = glyphs_for(&[("Bold", 10.0, 50.0)], 10.0);
         glyphs.extend(glyphs_for(&[("Bold", 10.3, 50.0)], 10.0));
         assert_eq!(layout(glyphs), "Bold");
+    }
+
+    #[test]
+    fn same_letters_of_other_sizes_on_other_lines_are_kept() {
+        // From rcpp-faq.pdf p.4: "Section" lost its "n" to an "n" of a smaller font on the
+        // line above, whose position divided by its own em fell into the same bin.
+        let mut glyphs = glyphs_for(&[("n", 210.81, 601.90)], 8.55);
+        glyphs.extend(glyphs_for(&[("n", 214.35, 612.82)], 8.7));
+        assert_eq!(layout(glyphs), "n\nn");
     }
 
     #[test]
