@@ -37,7 +37,45 @@ struct Glyph {
     baseline: f64,
     advance: f64,
     size: f64,
-    text: String,
+    text: GlyphText,
+}
+
+/// A glyph's text, held inline: nearly every glyph is one character and a ligature a few,
+/// and a heap string per glyph made the allocator a quarter of the extraction time.
+#[derive(Debug, Clone)]
+enum GlyphText {
+    Inline {
+        len: u8,
+        bytes: [u8; 22],
+    },
+    /// A ToUnicode map may give a glyph a longer string.
+    Long(Box<str>),
+}
+
+impl GlyphText {
+    fn new(text: &str) -> Self {
+        let mut bytes = [0; 22];
+        match bytes.get_mut(..text.len()) {
+            Some(inline) => {
+                inline.copy_from_slice(text.as_bytes());
+                Self::Inline {
+                    len: text.len() as u8,
+                    bytes,
+                }
+            }
+            None => Self::Long(text.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Copied whole from a `&str`, so the bytes up to `len` are UTF-8.
+            Self::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..*len as usize]).unwrap_or_default()
+            }
+            Self::Long(text) => text,
+        }
+    }
 }
 
 /// Collects glyphs from pdf-extract's interpreter.
@@ -102,7 +140,7 @@ impl OutputDev for GlyphCollector {
             baseline: y,
             advance: (width * size).max(0.0),
             size,
-            text: text.to_owned(),
+            text: GlyphText::new(text),
         };
         // A glyph matrix with shear or rotation (or a mirrored one) is not horizontal text.
         let skew = trm.m12.abs() + trm.m21.abs();
@@ -355,26 +393,37 @@ fn join_hyphenated(texts: &mut [String], i: usize) {
     texts[i + 1] = rest;
 }
 
-/// Fake bold and shadows draw the same glyph twice at (almost) the same place and size.
+/// Fake bold and shadows draw the same glyph twice at (almost) the same place and size; the
+/// first one drawn is kept.
 fn dedupe(mut glyphs: Vec<Glyph>) -> Vec<Glyph> {
-    let mut seen: HashMap<(i64, i64, i64, &str), ()> = HashMap::new();
+    // Positions are binned by a fifth of an em of the size rounded to a tenth of a point, and
+    // the size is part of the key: with bins of each glyph's own width, an "n" of 8.55 pt and
+    // one of 8.7 pt a line apart fell into the same bin and one was lost. Equal keys are found
+    // by sorting (drawing order breaks ties), cheaper than hashing every glyph's text.
+    let mut keys: Vec<(i64, i64, i64, &str, usize)> = glyphs
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let size = (g.size * 10.0).round().max(1.0);
+            let bin = 0.02 * size;
+            (
+                (g.baseline / bin).round() as i64,
+                (g.x / bin).round() as i64,
+                size as i64,
+                g.text.as_str(),
+                i,
+            )
+        })
+        .collect();
+    keys.sort_unstable();
     let mut keep = vec![true; glyphs.len()];
-    for (i, g) in glyphs.iter().enumerate() {
-        // Positions are binned by a fifth of an em of the size rounded to a tenth of a point,
-        // and the size is part of the key: with bins of each glyph's own width, an "n" of
-        // 8.55 pt and one of 8.7 pt a line apart fell into the same bin and one was lost.
-        let size = (g.size * 10.0).round().max(1.0);
-        let bin = 0.02 * size;
-        let key = (
-            size as i64,
-            (g.x / bin).round() as i64,
-            (g.baseline / bin).round() as i64,
-            g.text.as_str(),
-        );
-        if seen.insert(key, ()).is_some() {
-            keep[i] = false;
+    for pair in keys.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if (a.0, a.1, a.2, a.3) == (b.0, b.1, b.2, b.3) {
+            keep[b.4] = false;
         }
     }
+    drop(keys);
     let mut i = 0;
     glyphs.retain(|_| {
         i += 1;
@@ -435,7 +484,7 @@ fn segments(glyphs: &[Glyph]) -> Vec<Segment> {
                     if gap > WORD_GAP * em && !segment.text.ends_with(' ') {
                         segment.text.push(' ');
                     }
-                    segment.text.push_str(&g.text);
+                    segment.text.push_str(g.text.as_str());
                     segment.x1 = segment.x1.max(g.x + g.advance);
                     segment.size = segment.size.max(g.size);
                     continue;
@@ -446,7 +495,7 @@ fn segments(glyphs: &[Glyph]) -> Vec<Segment> {
                 x1: g.x + g.advance,
                 baseline: g.baseline,
                 size: g.size,
-                text: g.text.clone(),
+                text: g.text.as_str().to_owned(),
             });
         }
         out.extend(current);
@@ -700,7 +749,7 @@ fn rotated_block(glyphs: &[Glyph]) -> Option<Block> {
                 text.push(' ');
             }
         }
-        text.push_str(&g.text);
+        text.push_str(g.text.as_str());
         last = Some(g);
     }
     if let Some(prev) = last {
@@ -848,7 +897,7 @@ mod tests {
                     baseline,
                     advance: 0.5 * size,
                     size,
-                    text: c.to_string(),
+                    text: GlyphText::new(&c.to_string()),
                 });
             }
         }

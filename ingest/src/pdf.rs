@@ -829,30 +829,34 @@ fn decode_text_string(bytes: &[u8]) -> String {
 /// NFKC (which also expands ligatures such as ﬁ), one space between words, at most one
 /// blank line between paragraphs, no control characters.
 pub fn tidy(raw: &str) -> String {
-    let normalised: String = raw.nfkc().collect();
+    // Most pages are already NFKC (plain ASCII always is): the quick check spares the copy.
+    let normalised: std::borrow::Cow<str> = if raw.is_ascii()
+        || unicode_normalization::is_nfkc_quick(raw.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
+        std::borrow::Cow::Borrowed(raw)
+    } else {
+        std::borrow::Cow::Owned(raw.nfkc().collect())
+    };
     let mut out = String::with_capacity(normalised.len());
     let mut blank_lines = 0;
     for line in normalised.lines() {
-        let line: String = line
-            .chars()
-            .map(|c| {
-                if c.is_control() || c == '\u{a0}' {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .collect();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if words.is_empty() {
+        let mut words = line
+            .split(|c: char| c.is_whitespace() || c.is_control())
+            .filter(|w| !w.is_empty());
+        let Some(first) = words.next() else {
             blank_lines += 1;
             continue;
-        }
+        };
         if !out.is_empty() {
             out.push_str(if blank_lines > 0 { "\n\n" } else { "\n" });
         }
         blank_lines = 0;
-        out.push_str(&words.join(" "));
+        out.push_str(first);
+        for word in words {
+            out.push(' ');
+            out.push_str(word);
+        }
     }
     out
 }
