@@ -220,3 +220,20 @@ fn pages_that_give_one_font_name_to_different_fonts_each_read_with_their_own() {
         "Page three is back to the first font and the crane clause."
     );
 }
+
+#[test]
+fn forms_that_draw_images_still_give_their_text_on_every_page() {
+    // A running header drawn through a form that draws an inner form and an image: dossier
+    // reads such forms through copies with the image left out.
+    let file = extract(&fixtures().join("form-image.pdf"), &["--keep-furniture"]);
+    for (page, body) in [
+        (1, "Page one counts forty herons at the north pond."),
+        (2, "Page two counts twelve herons at the reed bed."),
+    ] {
+        assert_eq!(
+            page_text(&file, page),
+            format!("Quarterly heron survey\n\nMarsh office of the heron survey\n\n{body}"),
+            "{file:#}"
+        );
+    }
+}

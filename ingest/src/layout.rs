@@ -396,31 +396,22 @@ fn join_hyphenated(texts: &mut [String], i: usize) {
 /// Fake bold and shadows draw the same glyph twice at (almost) the same place and size; the
 /// first one drawn is kept.
 fn dedupe(mut glyphs: Vec<Glyph>) -> Vec<Glyph> {
-    // Positions are binned by a fifth of an em of the size rounded to a tenth of a point, and
-    // the size is part of the key: with bins of each glyph's own width, an "n" of 8.55 pt and
-    // one of 8.7 pt a line apart fell into the same bin and one was lost. Equal keys are found
-    // by sorting (drawing order breaks ties), cheaper than hashing every glyph's text.
-    let mut keys: Vec<(i64, i64, i64, &str, usize)> = glyphs
+    // Equal keys are found by sorting (drawing order breaks ties): cheaper than hashing every
+    // glyph's text. Glyphs with equal keys are duplicates if their text equals that of the
+    // first one drawn there (the key holds only the start of a long text).
+    let mut keys: Vec<(u128, usize)> = glyphs
         .iter()
         .enumerate()
-        .map(|(i, g)| {
-            let size = (g.size * 10.0).round().max(1.0);
-            let bin = 0.02 * size;
-            (
-                (g.baseline / bin).round() as i64,
-                (g.x / bin).round() as i64,
-                size as i64,
-                g.text.as_str(),
-                i,
-            )
-        })
+        .map(|(i, g)| (dedupe_key(g), i))
         .collect();
     keys.sort_unstable();
     let mut keep = vec![true; glyphs.len()];
-    for pair in keys.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
-        if (a.0, a.1, a.2, a.3) == (b.0, b.1, b.2, b.3) {
-            keep[b.4] = false;
+    let mut first = 0;
+    for j in 1..keys.len() {
+        if keys[j].0 != keys[first].0 {
+            first = j;
+        } else if glyphs[keys[j].1].text.as_str() == glyphs[keys[first].1].text.as_str() {
+            keep[keys[j].1] = false;
         }
     }
     drop(keys);
@@ -430,6 +421,26 @@ fn dedupe(mut glyphs: Vec<Glyph>) -> Vec<Glyph> {
         keep[i - 1]
     });
     glyphs
+}
+
+/// Position bins, size and text of a glyph packed in one number. Positions are binned by a
+/// fifth of an em of the size rounded to a tenth of a point, and the size is part of the key:
+/// with bins of each glyph's own width, an "n" of 8.55 pt and one of 8.7 pt a line apart fell
+/// into the same bin and one was lost. Out-of-range values saturate (absurd positions share
+/// a bin, which at worst drops a glyph nobody sees).
+fn dedupe_key(g: &Glyph) -> u128 {
+    let size = (g.size * 10.0).round().max(1.0);
+    let bin = 0.02 * size;
+    let biased = |v: f64| ((v / bin).round() as i32 as u32 ^ 0x8000_0000) as u128;
+    let text = g.text.as_str().as_bytes();
+    let mut start = [0u8; 8];
+    let head = text.len().min(5);
+    start[..head].copy_from_slice(&text[..head]);
+    start[5] = text.len().min(255) as u8;
+    (biased(g.baseline) << 96)
+        | (biased(g.x) << 64)
+        | ((size.min(65535.0) as u128) << 48)
+        | u64::from_le_bytes(start) as u128
 }
 
 /// Words on one baseline with no wide gap between them.
@@ -455,26 +466,24 @@ impl Segment {
 fn segments(glyphs: &[Glyph]) -> Vec<Segment> {
     let mut order: Vec<usize> = (0..glyphs.len()).collect();
     order.sort_by(|&a, &b| glyphs[a].baseline.total_cmp(&glyphs[b].baseline));
-    let mut lines: Vec<Vec<&Glyph>> = Vec::new();
-    let mut anchor = f64::NAN;
-    let mut anchor_size = 0.0;
-    for &i in &order {
-        let g = &glyphs[i];
-        let tolerance = 0.4 * g.size.max(anchor_size);
-        match lines.last_mut() {
-            Some(line) if (g.baseline - anchor).abs() <= tolerance => line.push(g),
-            _ => {
-                anchor = g.baseline;
-                anchor_size = g.size;
-                lines.push(vec![g]);
-            }
-        }
-    }
     let mut out = Vec::new();
-    for mut line in lines {
-        line.sort_by(|a, b| a.x.total_cmp(&b.x));
+    // A line is a run of `order` within reach of its first glyph's baseline, then sorted by x
+    // in place.
+    let mut start = 0;
+    while start < order.len() {
+        let anchor = &glyphs[order[start]];
+        let end = order[start + 1..]
+            .iter()
+            .position(|&i| {
+                let g = &glyphs[i];
+                (g.baseline - anchor.baseline).abs() > 0.4 * g.size.max(anchor.size)
+            })
+            .map_or(order.len(), |n| start + 1 + n);
+        let line = &mut order[start..end];
+        start = end;
+        line.sort_by(|&a, &b| glyphs[a].x.total_cmp(&glyphs[b].x));
         let mut current: Option<Segment> = None;
-        for g in line {
+        for g in line.iter().map(|&i| &glyphs[i]) {
             if let Some(segment) = current.as_mut() {
                 let gap = g.x - segment.x1;
                 let em = g.size.max(segment.size);
