@@ -54,7 +54,13 @@ pub struct Retriever {
 }
 
 impl Retriever {
-    pub fn open(runtime: &Runtime, store: Store, embedder: Embedder) -> Result<Self> {
+    /// Opens retrieval over `store`, ranked as the command line's `rank` flags say.
+    pub fn open(
+        runtime: &Runtime,
+        store: Store,
+        embedder: Embedder,
+        rank: &RankArgs,
+    ) -> Result<Self> {
         let spec = EmbeddingSpec {
             model: embedder.model_name().to_owned(),
             dimension: embedder.dimension(),
@@ -74,8 +80,8 @@ impl Retriever {
         Ok(Self {
             store,
             embedder,
-            options: SearchOptions::default(),
-            one_per_page: true,
+            options: rank.options(),
+            one_per_page: !rank.all_chunks,
         })
     }
 

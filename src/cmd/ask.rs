@@ -22,30 +22,8 @@ pub struct AskArgs {
     /// Passages retrieved; the best ones that fit the model's context go into the prompt.
     #[arg(short, long, default_value_t = 4)]
     k: usize,
-    /// A GGUF model to answer with (llama, mistral or qwen2 architecture).
-    #[arg(long, env = "DOSSIER_MODEL")]
-    model: Option<PathBuf>,
-    /// Generate on an OpenAI-compatible server you run (llama.cpp's llama-server, vLLM),
-    /// e.g. http://gpu-box:8080, instead of the local GGUF. Retrieval and the answer check
-    /// stay here; the question and the evidence sentences are sent to that server, so use
-    /// one on your own network. A bearer token is taken from DOSSIER_LLM_API_KEY.
-    #[arg(long, env = "DOSSIER_LLM_URL", value_name = "URL")]
-    llm_url: Option<String>,
-    /// Cap on the answer's length, in tokens.
-    #[arg(long, default_value_t = 160)]
-    max_tokens: usize,
-    /// Sampling temperature; 0 is greedy (reproducible).
-    #[arg(long, default_value_t = 0.0)]
-    temperature: f64,
-    /// Evidence sentences, picked from the passages, that the model answers from.
-    #[arg(long, default_value_t = 6)]
-    evidence: usize,
-    /// Refuse when the best passage's similarity is below this (0..1).
-    #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
-    min_score: f32,
-    /// Do not refuse questions whose numbers or acronyms no retrieved passage mentions.
-    #[arg(long, hide = true)]
-    no_key_terms: bool,
+    #[command(flatten)]
+    answer: AnswerArgs,
     /// Print JSON ({answer, refused, sentences: [{text, supported, citations: [n]}],
     /// citations: [{n, file, page, quote, score}], timings}).
     #[arg(long)]
@@ -72,15 +50,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     super::watch_interrupts();
     let store = super::open_store(runtime, global, false)?;
     let embedder = super::load_embedder(global)?;
-    let mut retriever = Retriever::open(runtime, store, embedder)?;
-    retriever.options = args.rank.options();
-    retriever.one_per_page = !args.rank.all_chunks;
+    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
     let load_retrieval = started.elapsed();
 
-    let policy = RefusalPolicy {
-        min_score: args.min_score,
-        key_terms: !args.no_key_terms,
-    };
+    let policy = args.answer.policy();
     let retrieved = retrieve(runtime, &mut retriever, &args.question, args.k, &policy)?;
     let passages = &retrieved.passages;
     if let Some(reason) = &retrieved.refusal {
@@ -97,20 +70,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     }
 
     let t = Instant::now();
-    let mut model = llm::Generator::load(
-        args.llm_url.as_deref(),
-        args.model.as_deref(),
-        &global.models,
-        runtime.handle().clone(),
-    )?;
+    let mut model = args.answer.load_model(runtime, global)?;
     let load_llm = t.elapsed();
 
-    let options = AnswerOptions {
-        max_tokens: args.max_tokens,
-        temperature: args.temperature,
-        evidence_sentences: args.evidence,
-        evidence_cosine: EVIDENCE_COSINE,
-    };
+    let options = args.answer.options();
     let stream = !args.json;
     let mut stdout = std::io::stdout();
     let response = generate_answer(
@@ -229,6 +192,64 @@ pub fn decide_refusal(
     let wider = retriever.search(runtime, question, vector, 10);
     retriever.one_per_page = true;
     Ok(policy.refusal(question, passages, &wider?))
+}
+
+/// The flags that say how answers are generated and checked, shared by `ask`, `chat` and
+/// `serve` so that each means the same everywhere.
+#[derive(Args, Debug, Clone)]
+pub struct AnswerArgs {
+    /// A GGUF model to answer with (llama, mistral, qwen2, qwen3 or gemma3 architecture).
+    #[arg(long, env = "DOSSIER_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Generate on an OpenAI-compatible server you run (llama.cpp's llama-server, vLLM),
+    /// e.g. http://gpu-box:8080, instead of the local GGUF. Retrieval and the answer check
+    /// stay here; questions and evidence sentences are sent to that server, so use one on
+    /// your own network. A bearer token is taken from DOSSIER_LLM_API_KEY.
+    #[arg(long, env = "DOSSIER_LLM_URL", value_name = "URL")]
+    pub llm_url: Option<String>,
+    /// Cap on an answer's length, in tokens.
+    #[arg(long, default_value_t = 160)]
+    pub max_tokens: usize,
+    /// Sampling temperature; 0 is greedy (reproducible).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    /// Evidence sentences, picked from the passages, that the model answers from.
+    #[arg(long, default_value_t = 6)]
+    pub evidence: usize,
+    /// Refuse when the best passage's similarity is below this (0..1).
+    #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
+    pub min_score: f32,
+    /// Do not refuse questions whose numbers or acronyms no retrieved passage mentions.
+    #[arg(long, hide = true)]
+    pub no_key_terms: bool,
+}
+
+impl AnswerArgs {
+    pub fn policy(&self) -> RefusalPolicy {
+        RefusalPolicy {
+            min_score: self.min_score,
+            key_terms: !self.no_key_terms,
+        }
+    }
+
+    pub fn options(&self) -> AnswerOptions {
+        AnswerOptions {
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+            evidence_sentences: self.evidence,
+            evidence_cosine: EVIDENCE_COSINE,
+        }
+    }
+
+    /// The local GGUF, or the user's server with `--llm-url`.
+    pub fn load_model(&self, runtime: &Runtime, global: &GlobalArgs) -> Result<llm::Generator> {
+        llm::Generator::load(
+            self.llm_url.as_deref(),
+            self.model.as_deref(),
+            &global.models,
+            runtime.handle().clone(),
+        )
+    }
 }
 
 /// How to generate an answer.

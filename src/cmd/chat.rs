@@ -5,15 +5,13 @@
 //! generated and the conversation goes on; `exit`, `quit` or end of input ends it.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use tokio::runtime::Runtime;
 
-use super::ask::{generate_answer, print_checked, refusal_json, retrieve, AnswerOptions};
-use crate::answer::{self, RefusalPolicy};
-use crate::llm;
+use super::ask::{generate_answer, print_checked, refusal_json, retrieve, AnswerArgs};
+use crate::answer;
 use crate::retrieve::{RankArgs, Retriever};
 use crate::GlobalArgs;
 
@@ -22,27 +20,8 @@ pub struct ChatArgs {
     /// Passages retrieved per question.
     #[arg(short, long, default_value_t = 4)]
     k: usize,
-    /// A GGUF model to answer with (llama, mistral or qwen2 architecture).
-    #[arg(long, env = "DOSSIER_MODEL")]
-    model: Option<PathBuf>,
-    /// Generate on an OpenAI-compatible server you run (llama.cpp's llama-server, vLLM),
-    /// e.g. http://gpu-box:8080, instead of the local GGUF. Retrieval and the answer check
-    /// stay here; the questions and the evidence sentences are sent to that server, so use
-    /// one on your own network. A bearer token is taken from DOSSIER_LLM_API_KEY.
-    #[arg(long, env = "DOSSIER_LLM_URL", value_name = "URL")]
-    llm_url: Option<String>,
-    /// Cap on each answer's length, in tokens.
-    #[arg(long, default_value_t = 160)]
-    max_tokens: usize,
-    /// Sampling temperature; 0 is greedy (reproducible).
-    #[arg(long, default_value_t = 0.0)]
-    temperature: f64,
-    /// Evidence sentences, picked from the passages, that the model answers from.
-    #[arg(long, default_value_t = 6)]
-    evidence: usize,
-    /// Refuse when the best passage's similarity is below this (0..1).
-    #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
-    min_score: f32,
+    #[command(flatten)]
+    answer: AnswerArgs,
     /// One JSON object a line per question ({question, query, answer, refused, sentences,
     /// citations}) instead of streamed text.
     #[arg(long)]
@@ -55,25 +34,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
     super::watch_interrupts();
     let store = super::open_store(runtime, global, false)?;
     let embedder = super::load_embedder(global)?;
-    let mut retriever = Retriever::open(runtime, store, embedder)?;
-    retriever.options = args.rank.options();
-    retriever.one_per_page = !args.rank.all_chunks;
-    let mut model = llm::Generator::load(
-        args.llm_url.as_deref(),
-        args.model.as_deref(),
-        &global.models,
-        runtime.handle().clone(),
-    )?;
-    let policy = RefusalPolicy {
-        min_score: args.min_score,
-        ..RefusalPolicy::default()
-    };
-    let options = AnswerOptions {
-        max_tokens: args.max_tokens,
-        temperature: args.temperature,
-        evidence_sentences: args.evidence,
-        evidence_cosine: super::ask::EVIDENCE_COSINE,
-    };
+    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
+    let mut model = args.answer.load_model(runtime, global)?;
+    let policy = args.answer.policy();
+    let options = args.answer.options();
 
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();

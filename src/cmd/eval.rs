@@ -146,9 +146,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     super::watch_interrupts();
     let store = super::open_store(runtime, global, false)?;
     let embedder = super::load_embedder(global)?;
-    let mut retriever = Retriever::open(runtime, store, embedder)?;
-    retriever.options = args.rank.options();
-    retriever.one_per_page = !args.rank.all_chunks;
+    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
     let mut model = if args.answers {
         Some(Llm::load(&llm::model_path(
             args.model.as_deref(),

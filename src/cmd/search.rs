@@ -37,9 +37,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
     let store = super::open_store(runtime, global, false)?;
     let embedder = super::load_embedder(global)?;
     let load = started.elapsed();
-    let mut retriever = Retriever::open(runtime, store, embedder)?;
-    retriever.options = args.rank.options();
-    retriever.one_per_page = !args.rank.all_chunks;
+    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
 
     let t = Instant::now();
     let vector = retriever.embed_question(&args.question)?;

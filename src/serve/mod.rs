@@ -31,7 +31,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
 use crate::answer::RefusalPolicy;
-use crate::cmd::ask::{AnswerOptions, EVIDENCE_COSINE};
+use crate::cmd::ask::{AnswerArgs, AnswerOptions};
 use crate::llm;
 use crate::retrieve::{RankArgs, Retriever};
 use crate::GlobalArgs;
@@ -50,26 +50,13 @@ pub struct ServeArgs {
     /// Read the bearer token from this file (first line), so that it stays out of `ps`.
     #[arg(long, conflicts_with = "token")]
     token_file: Option<PathBuf>,
-    /// A GGUF model to answer with (llama, mistral or qwen2 architecture).
-    #[arg(long, env = "DOSSIER_MODEL")]
-    model: Option<PathBuf>,
-    /// Generate on an OpenAI-compatible server you run (llama.cpp server, vLLM) instead of
-    /// the local GGUF; retrieval, evidence and the answer check stay here. Bearer token for
-    /// it from DOSSIER_LLM_API_KEY.
-    #[arg(long, env = "DOSSIER_LLM_URL")]
-    llm_url: Option<String>,
     /// Passages retrieved per question (as `ask -k`).
     #[arg(short, long, default_value_t = 4)]
     k: usize,
-    /// Cap on an answer's length, in tokens; a request may ask for less.
-    #[arg(long, default_value_t = 160)]
-    max_tokens: usize,
-    /// Evidence sentences, picked from the passages, that the model answers from.
-    #[arg(long, default_value_t = 6)]
-    evidence: usize,
-    /// Refuse when the best passage's similarity is below this (0..1).
-    #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
-    min_score: f32,
+    /// How answers are generated and checked (as for `ask`); a request may ask for a
+    /// shorter answer than --max-tokens.
+    #[command(flatten)]
+    answer: AnswerArgs,
     /// Questions that may wait for the model, counting the one being answered; more get
     /// 503 with Retry-After.
     #[arg(long, default_value_t = 8)]
@@ -163,17 +150,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ServeArgs) -> Result<u8
     for _ in 0..args.searchers.max(1) {
         let store = crate::cmd::open_store(&store_runtime, global, local_store)?;
         let embedder = crate::cmd::load_embedder(global)?;
-        let mut retriever = Retriever::open(&store_runtime, store, embedder)?;
-        retriever.options = args.rank.options();
-        retriever.one_per_page = !args.rank.all_chunks;
+        let retriever = Retriever::open(&store_runtime, store, embedder, &args.rank)?;
         retrievers.push(retriever);
     }
-    let model = llm::Generator::load(
-        args.llm_url.as_deref(),
-        args.model.as_deref(),
-        &global.models,
-        store_runtime.handle().clone(),
-    )?;
+    let model = args.answer.load_model(&store_runtime, global)?;
     let model_name = llm::ChatModel::name(&model).to_owned();
     let generator = Generator {
         model,
@@ -207,16 +187,8 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ServeArgs) -> Result<u8
     let state = Arc::new(AppState {
         global: global.clone(),
         k: args.k.max(1),
-        policy: RefusalPolicy {
-            min_score: args.min_score,
-            ..RefusalPolicy::default()
-        },
-        options: AnswerOptions {
-            max_tokens: args.max_tokens,
-            temperature: 0.0,
-            evidence_sentences: args.evidence,
-            evidence_cosine: EVIDENCE_COSINE,
-        },
+        policy: args.answer.policy(),
+        options: args.answer.options(),
         rank: args.rank.clone(),
         store_runtime,
         retrievers: Arc::new(guard::Pool::new(retrievers)),
