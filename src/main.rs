@@ -103,6 +103,10 @@ enum Command {
     /// The embedder alone on a corpus's chunks: the reference of ingest's throughput.
     #[command(hide = true)]
     BenchIngest(cmd::bench_ingest::BenchIngestArgs),
+    /// The local LLM's prompt and generation speed on a fixed prompt: the dossier side of
+    /// bench/llm/llamacpp.py.
+    #[command(hide = true)]
+    BenchLlm(cmd::bench_llm::BenchLlmArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -173,6 +177,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(&runtime, &cli.global, args),
             Command::Bench(args) => cmd::bench::run(&runtime, &cli.global, args),
             Command::BenchIngest(args) => cmd::bench_ingest::run(&runtime, &cli.global, args),
+            Command::BenchLlm(args) => cmd::bench_llm::run(&cli.global, args),
         });
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,6 +3,7 @@
 pub mod ask;
 pub mod bench;
 pub mod bench_ingest;
+pub mod bench_llm;
 pub mod chat;
 pub mod check;
 pub mod eval;
