@@ -47,8 +47,8 @@ pub struct BenchArgs {
     /// other (ivf_hnsw_sq, ivf_pq; `none` for exact search only).
     #[arg(long, value_delimiter = ',', default_value = "ivf_hnsw_sq")]
     ann: Vec<String>,
-    /// Search at scale: IVF partitions of the ANN index (default: the store's rule, about
-    /// 4,096 rows per partition).
+    /// Search at scale: IVF partitions of the ANN index (default: the store's rule,
+    /// √rows partitions).
     #[arg(long, hide = true)]
     ann_partitions: Option<u32>,
     /// Search at scale: also measure recall and latency over a grid of nprobes, ef and

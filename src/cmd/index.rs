@@ -23,7 +23,7 @@ pub struct IndexArgs {
     /// has none, else fold chunks added since into it (no retraining).
     #[arg(long)]
     refresh: bool,
-    /// IVF partitions (default: one per 4,096 chunks).
+    /// IVF partitions (default: √chunks).
     #[arg(long, hide = true)]
     partitions: Option<u32>,
     /// When another process is writing to the store, wait for it instead of failing.

@@ -98,6 +98,8 @@ pub struct Store {
     /// Ids that have chunk rows but no document row (a write that died before its commit
     /// point), found by one scan at the first write; only these need clearing before a put.
     leftovers: Mutex<Option<HashSet<String>>>,
+    /// A full-text index on the chunk text was seen (see `Store::has_text_index`).
+    text_index_seen: std::sync::atomic::AtomicBool,
     /// Chunk rows from which `refresh_vector_index` builds an ANN index.
     vector_index_rows: usize,
     /// How vector searches use the ANN index.
@@ -219,6 +221,7 @@ impl Store {
             chunks,
             chunks_have_ocr,
             leftovers: Mutex::new(None),
+            text_index_seen: Default::default(),
             vector_index_rows: DEFAULT_VECTOR_INDEX_ROWS,
             vector_search: VectorSearchParams::default(),
         })

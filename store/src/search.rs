@@ -7,6 +7,7 @@
 //! documents (those with a `documents` row) are returned.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use lancedb::table::OptimizeAction;
 use lancedb::DistanceType;
 
 use crate::schema;
-use crate::{DocumentRecord, Hit, Result, Store, StoreError};
+use crate::{ChunkRecord, DocumentRecord, Hit, Result, Store, StoreError};
 
 /// Which ranked lists a search draws on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -131,30 +132,51 @@ impl Store {
         if k == 0 || self.chunks.is_none() {
             return Ok(Vec::new());
         }
-        let documents: HashMap<String, Arc<DocumentRecord>> = self
-            .documents()
-            .await?
-            .into_iter()
-            .map(|d| (d.doc_id.clone(), Arc::new(d)))
-            .collect();
+        // Fusion needs deeper lists than it returns; a single list needs only k.
+        let n = match options.mode {
+            SearchMode::Hybrid => options.candidates.max(k),
+            SearchMode::Vector | SearchMode::Text => k,
+        };
+        let wants_vector = options.mode != SearchMode::Text;
+        let wants_text = options.mode != SearchMode::Vector;
+        // The three reads are independent: on two cores the index searches run side by
+        // side, and the documents table is read while they do.
+        let (documents, vector_rows, text_rows) = futures::try_join!(
+            self.committed_documents(),
+            async {
+                match wants_vector {
+                    true => self.vector_rows(vector, n).await,
+                    false => Ok(Vec::new()),
+                }
+            },
+            async {
+                match wants_text {
+                    true => self.text_rows(text, vector, n).await,
+                    false => Ok(Vec::new()),
+                }
+            },
+        )?;
         if documents.is_empty() {
             return Ok(Vec::new());
         }
-        let candidates = options.candidates.max(k);
-        let vector_hits = match options.mode {
-            SearchMode::Vector | SearchMode::Hybrid => {
-                self.vector_list(vector, candidates, &documents).await?
-            }
-            SearchMode::Text => Vec::new(),
-        };
-        let text_hits = match options.mode {
-            SearchMode::Text | SearchMode::Hybrid => {
-                self.text_list(text, vector, candidates, &documents).await?
-            }
-            SearchMode::Vector => Vec::new(),
-        };
+        let mut vector_hits = committed(vector_rows, n, &documents);
+        if vector_hits.incomplete {
+            // Rows of an unfinished write took places in the list: ask again for more.
+            let rows = self
+                .vector_rows(vector, n * 2 + vector_hits.skipped)
+                .await?;
+            vector_hits = committed(rows, n, &documents);
+        }
+        let mut text_hits = committed(text_rows, n, &documents);
+        if text_hits.incomplete {
+            let rows = self
+                .text_rows(text, vector, n * 2 + text_hits.skipped)
+                .await?;
+            text_hits = committed(rows, n, &documents);
+        }
         let mut ranked = match options.mode {
             SearchMode::Vector => vector_hits
+                .hits
                 .into_iter()
                 .enumerate()
                 .map(|(i, (hit, _))| RankedHit {
@@ -165,6 +187,7 @@ impl Store {
                 })
                 .collect(),
             SearchMode::Text => text_hits
+                .hits
                 .into_iter()
                 .enumerate()
                 .map(|(i, (hit, bm25))| RankedHit {
@@ -174,10 +197,20 @@ impl Store {
                     text_rank: Some(i + 1),
                 })
                 .collect(),
-            SearchMode::Hybrid => fuse(vector_hits, text_hits, options),
+            SearchMode::Hybrid => fuse(vector_hits.hits, text_hits.hits, options),
         };
         ranked.truncate(k);
         Ok(ranked)
+    }
+
+    /// Complete documents by id.
+    async fn committed_documents(&self) -> Result<HashMap<String, Arc<DocumentRecord>>> {
+        Ok(self
+            .documents()
+            .await?
+            .into_iter()
+            .map(|d| (d.doc_id.clone(), Arc::new(d)))
+            .collect())
     }
 
     /// Builds the full-text index of the chunk text if there is none, or folds rows appended
@@ -227,14 +260,27 @@ impl Store {
             .map(|i| i.name))
     }
 
-    /// Nearest chunks by cosine, committed documents only, best first, with their cosine.
-    async fn vector_list(
-        &self,
-        vector: &[f32],
-        n: usize,
-        documents: &HashMap<String, Arc<DocumentRecord>>,
-    ) -> Result<Vec<(Hit, f32)>> {
-        let chunks = self.chunks.as_ref().expect("checked by search");
+    /// The vector list's query plan with the metrics of one run (for the benchmark).
+    pub async fn analyze_vector_search(&self, vector: &[f32], n: usize) -> Result<String> {
+        let chunks = self.chunks_table()?;
+        let query = chunks
+            .query()
+            .nearest_to(vector)?
+            .distance_type(DistanceType::Cosine);
+        Ok(self
+            .vector_search
+            .apply(query, n)?
+            .select(lancedb::query::Select::columns(
+                &self.chunk_columns(VECTOR_COLUMNS),
+            ))
+            .analyze_plan()
+            .await?)
+    }
+
+    /// The `limit` chunks nearest by cosine, best first, with their cosine; chunks of
+    /// documents not yet committed included (the caller drops them).
+    async fn vector_rows(&self, vector: &[f32], limit: usize) -> Result<Vec<ListRow>> {
+        let chunks = self.chunks_table()?;
         let mut attempt = 0;
         let batches = loop {
             let result = async {
@@ -242,9 +288,8 @@ impl Store {
                     .query()
                     .nearest_to(vector)?
                     .distance_type(DistanceType::Cosine);
-                // Over-fetch a little: rows of an unfinished write are skipped below.
                 self.vector_search
-                    .apply(query, n + n / 4 + 8)?
+                    .apply(query, limit)?
                     .select(lancedb::query::Select::columns(
                         &self.chunk_columns(VECTOR_COLUMNS),
                     ))
@@ -264,49 +309,36 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         };
-        let mut hits = Vec::new();
+        let mut rows = Vec::new();
         for batch in &batches {
             let distances = float_column(batch, "_distance", &self.uri)?;
             for (i, chunk) in schema::chunks_from_batch(batch)?.into_iter().enumerate() {
-                let Some(document) = documents.get(&chunk.doc_id) else {
-                    continue;
-                };
                 let distance = if distances.is_null(i) {
                     2.0
                 } else {
                     distances.value(i)
                 };
-                let score = 1.0 - distance;
-                hits.push((
-                    Hit {
-                        document: Arc::clone(document),
-                        chunk,
-                        score,
-                    },
-                    score,
-                ));
+                let cosine = 1.0 - distance;
+                rows.push(ListRow {
+                    chunk,
+                    cosine,
+                    list_score: cosine,
+                });
             }
         }
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1));
-        hits.truncate(n);
-        Ok(hits)
+        rows.sort_by(|a, b| b.list_score.total_cmp(&a.list_score));
+        Ok(rows)
     }
 
-    /// Best chunks by BM25, committed documents only, best first, with their BM25 score;
-    /// each hit's `score` is its cosine to `vector`. Empty (with a note in the log) when the
-    /// store has no full-text index yet or the question has no searchable word.
-    async fn text_list(
-        &self,
-        text: &str,
-        vector: &[f32],
-        n: usize,
-        documents: &HashMap<String, Arc<DocumentRecord>>,
-    ) -> Result<Vec<(Hit, f32)>> {
-        let chunks = self.chunks.as_ref().expect("checked by search");
+    /// The `limit` best chunks by BM25, best first, each with its cosine to `vector`;
+    /// uncommitted chunks included. Empty (with a note in the log) when the store has no
+    /// full-text index yet or the question has no searchable word.
+    async fn text_rows(&self, text: &str, vector: &[f32], limit: usize) -> Result<Vec<ListRow>> {
+        let chunks = self.chunks_table()?;
         if text.trim().is_empty() {
             return Ok(Vec::new());
         }
-        if self.text_index_name().await?.is_none() {
+        if !self.has_text_index().await? {
             tracing::warn!(
                 "the store at {} has no full-text index (ingest builds it); text search skipped",
                 self.uri
@@ -319,7 +351,7 @@ impl Store {
                 chunks
                     .query()
                     .full_text_search(FullTextSearchQuery::new(text.to_owned()))
-                    .limit(n + n / 4 + 8)
+                    .limit(limit)
                     .select(lancedb::query::Select::columns(
                         &self.chunk_columns(TEXT_COLUMNS),
                     ))
@@ -339,7 +371,7 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         };
-        let mut hits = Vec::new();
+        let mut rows = Vec::new();
         for batch in &batches {
             let scores = float_column(batch, "_score", &self.uri)?;
             let vectors = batch
@@ -347,9 +379,6 @@ impl Store {
                 .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
                 .ok_or_else(|| StoreError::Damaged(self.uri.clone(), "no vector column".into()))?;
             for (i, chunk) in schema::chunks_from_batch(batch)?.into_iter().enumerate() {
-                let Some(document) = documents.get(&chunk.doc_id) else {
-                    continue;
-                };
                 let row = vectors.value(i);
                 let row = row
                     .as_any()
@@ -360,19 +389,76 @@ impl Store {
                 } else {
                     scores.value(i)
                 };
-                hits.push((
-                    Hit {
-                        document: Arc::clone(document),
-                        chunk,
-                        score: cosine(vector, row.values()),
-                    },
-                    bm25,
-                ));
+                rows.push(ListRow {
+                    chunk,
+                    cosine: cosine(vector, row.values()),
+                    list_score: bm25,
+                });
             }
         }
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1));
-        hits.truncate(n);
-        Ok(hits)
+        rows.sort_by(|a, b| b.list_score.total_cmp(&a.list_score));
+        Ok(rows)
+    }
+
+    /// Whether the chunk text has a full-text index. Once one exists it stays (rebuilds
+    /// replace it), so a yes is remembered and later searches skip listing the indices.
+    async fn has_text_index(&self) -> Result<bool> {
+        if self.text_index_seen.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let found = self.text_index_name().await?.is_some();
+        if found {
+            self.text_index_seen.store(true, Ordering::Relaxed);
+        }
+        Ok(found)
+    }
+}
+
+/// One row of a ranked list as read: the chunk, its cosine to the question, and the
+/// list's own score (cosine or BM25).
+struct ListRow {
+    chunk: ChunkRecord,
+    cosine: f32,
+    list_score: f32,
+}
+
+/// A ranked list cut to committed documents.
+struct CommittedList {
+    /// At most `n` hits, best first, each with the list's own score.
+    hits: Vec<(Hit, f32)>,
+    /// Rows dropped for having no committed document.
+    skipped: usize,
+    /// Fewer than `n` hits are left although the list was read in full up to its limit, so
+    /// rows beyond it may belong in the list.
+    incomplete: bool,
+}
+
+/// `rows` (a list read with limit `n`) without chunks of uncommitted documents.
+fn committed(
+    rows: Vec<ListRow>,
+    n: usize,
+    documents: &HashMap<String, Arc<DocumentRecord>>,
+) -> CommittedList {
+    let read = rows.len();
+    let mut hits = Vec::with_capacity(read);
+    for row in rows {
+        if let Some(document) = documents.get(&row.chunk.doc_id) {
+            hits.push((
+                Hit {
+                    document: Arc::clone(document),
+                    chunk: row.chunk,
+                    score: row.cosine,
+                },
+                row.list_score,
+            ));
+        }
+    }
+    let skipped = read - hits.len();
+    hits.truncate(n);
+    CommittedList {
+        incomplete: skipped > 0 && read >= n && hits.len() < n,
+        skipped,
+        hits,
     }
 }
 
@@ -437,7 +523,7 @@ fn float_column<'a>(batch: &'a RecordBatch, name: &str, uri: &str) -> Result<&'a
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ChunkRecord, EmbeddingSpec};
+    use crate::EmbeddingSpec;
 
     fn doc(id: &str, chunks: u32) -> DocumentRecord {
         DocumentRecord {
@@ -553,6 +639,48 @@ mod tests {
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].hit.chunk.doc_id, "b");
         assert!((hits[0].hit.score - 1.0).abs() < 1e-6);
+    }
+
+    #[tokio::test]
+    async fn uncommitted_rows_at_the_top_of_a_list_do_not_shorten_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let a = vec![
+            chunk("a", 0, "Rent is due monthly.", [0.8, 0.6, 0.0]),
+            chunk("a", 1, "Rent is paid by transfer.", [0.6, 0.8, 0.0]),
+            chunk("a", 2, "Pets need written consent.", [0.0, 0.0, 1.0]),
+        ];
+        store.put_document(&doc("a", 3), &a).await.unwrap();
+        // A write that died before its document row: nearer to the query than any chunk of
+        // "a", and more of them than asked for.
+        let orphans: Vec<ChunkRecord> = (0..4)
+            .map(|i| chunk("c", i, "rent rent rent", [1.0, 0.0, 0.0]))
+            .collect();
+        store
+            .chunks
+            .as_ref()
+            .unwrap()
+            .add(schema::chunks_batch(&orphans, 3).unwrap())
+            .execute()
+            .await
+            .unwrap();
+        store.refresh_text_index().await.unwrap();
+        for mode in [SearchMode::Vector, SearchMode::Text] {
+            let options = SearchOptions {
+                mode,
+                ..SearchOptions::default()
+            };
+            let hits = store
+                .search(&[1.0, 0.0, 0.0], "rent", 2, &options)
+                .await
+                .unwrap();
+            let found: Vec<(&str, u32)> = hits
+                .iter()
+                .map(|h| (h.hit.chunk.doc_id.as_str(), h.hit.chunk.chunk_index))
+                .collect();
+            assert_eq!(found.len(), 2, "{mode}: {found:?}");
+            assert!(found.iter().all(|(id, _)| *id == "a"), "{mode}: {found:?}");
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! text recombined from the benchmark's real chunks), its full-text index, and queries in
 //! each search mode, timed against the embedder's time for the same question; first by exact
 //! search, then with each ANN index asked for, whose recall@10 is measured against the exact
-//! results.
+//! results. With DOSSIER_BENCH_EXPLAIN set, the plan of one ANN query is printed to stderr with
+//! its metrics.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -209,13 +210,17 @@ fn describe(p: &VectorSearchParams) -> String {
 /// The grid of search parameters a sweep measures for `kind`.
 fn grid(kind: VectorIndexKind) -> Vec<VectorSearchParams> {
     let efs: &[Option<usize>] = match kind {
-        VectorIndexKind::IvfHnswSq => &[None, Some(200)],
+        VectorIndexKind::IvfHnswSq => &[None, Some(64)],
         VectorIndexKind::IvfPq => &[None],
     };
+    let refines: &[Option<u32>] = match kind {
+        VectorIndexKind::IvfHnswSq => &[None, Some(1)],
+        VectorIndexKind::IvfPq => &[Some(1), Some(5), Some(10)],
+    };
     let mut grid = Vec::new();
-    for nprobes in [None, Some(4), Some(16)] {
+    for nprobes in [None, Some(8), Some(16), Some(32)] {
         for &ef in efs {
-            for refine_factor in [None, Some(1), Some(2), Some(5)] {
+            for &refine_factor in refines {
                 grid.push(VectorSearchParams {
                     use_index: true,
                     nprobes,
@@ -384,6 +389,11 @@ pub fn at_scale(
             store.set_vector_search(params.clone());
             let approximate = top_ids(runtime, &store, &recall_queries)?;
             let ms = latencies(runtime, &store, SearchMode::Vector, &questions, rounds)?;
+            // Where a query's time goes, operator by operator (partitions probed, rows read).
+            if i == 0 && std::env::var_os("DOSSIER_BENCH_EXPLAIN").is_some() {
+                let plan = runtime.block_on(store.analyze_vector_search(&questions[0].1, 50))?;
+                eprintln!("{plan}");
+            }
             let what = if i == 0 {
                 format!("{kind} default ({})", describe(params))
             } else {
