@@ -11,7 +11,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use lopdf::content::Operation;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
 use pdf_extract::MediaBox;
 use rayon::prelude::*;
@@ -210,55 +209,6 @@ fn load(bytes: &[u8], password: Option<&str>) -> Result<Document, PdfError> {
     }
 }
 
-/// A page's content with the text operators `'` and `"` (next line, then show a string)
-/// rewritten as `T*` and `Tj`, which pdf-extract's interpreter knows. groff and Ghostscript
-/// use them for whole lines, which pdf-extract would otherwise drop without a word. The
-/// second value says whether anything was rewritten.
-fn page_content(document: &Document, page_id: ObjectId) -> lopdf::Result<(Vec<u8>, bool)> {
-    let raw = document.get_page_content(page_id)?;
-    // Cheap pre-check, so that only pages which may use the operators are parsed twice: the
-    // operator follows a string operand, `(...)'` or `<...>"`, where an apostrophe inside a
-    // string follows a letter.
-    let follows_string = raw.windows(3).any(|w| {
-        matches!(w[2], b'\'' | b'"')
-            && (matches!(w[1], b')' | b'>')
-                || (w[1].is_ascii_whitespace() && matches!(w[0], b')' | b'>')))
-    });
-    if !follows_string {
-        return Ok((raw, false));
-    }
-    let Ok(content) = lopdf::content::Content::decode(&raw) else {
-        return Ok((raw, false));
-    };
-    if !content
-        .operations
-        .iter()
-        .any(|op| op.operator == "'" || op.operator == "\"")
-    {
-        return Ok((raw, false));
-    }
-    let mut operations = Vec::with_capacity(content.operations.len() + 8);
-    for op in content.operations {
-        match (op.operator.as_str(), op.operands.as_slice()) {
-            ("'", [text]) => {
-                operations.push(Operation::new("T*", vec![]));
-                operations.push(Operation::new("Tj", vec![text.clone()]));
-            }
-            ("\"", [word_spacing, char_spacing, text]) => {
-                operations.push(Operation::new("Tw", vec![word_spacing.clone()]));
-                operations.push(Operation::new("Tc", vec![char_spacing.clone()]));
-                operations.push(Operation::new("T*", vec![]));
-                operations.push(Operation::new("Tj", vec![text.clone()]));
-            }
-            _ => operations.push(op),
-        }
-    }
-    match (lopdf::content::Content { operations }).encode() {
-        Ok(encoded) => Ok((encoded, true)),
-        Err(_) => Ok((raw, false)),
-    }
-}
-
 /// Operators that draw no text and change nothing text is placed by: path construction,
 /// painting and clipping, colours, line style.
 const GRAPHICS_OPERATORS: &[&[u8]] = &[
@@ -271,8 +221,12 @@ const GRAPHICS_OPERATORS: &[&[u8]] = &[
 /// every operator into objects before it looks at any: on pages of drawings and ruled forms
 /// that is most of the work, for operators it ignores. A byte scanner that knows strings,
 /// comments and inline images is far cheaper than that parse. Everything else is copied as
-/// it is, so text, positions (`cm`, `q`/`Q`, text operators) and forms stay what they were.
-fn without_graphics(content: &[u8]) -> Vec<u8> {
+/// it is, so text, positions (`cm`, `q`/`Q`, text operators) and forms stay what they were,
+/// except the text operators `'` and `"` (next line, then show a string): groff and
+/// Ghostscript set whole lines with them, which pdf-extract would drop without a word, so
+/// they are rewritten as `T*` and `Tj` (`"` sets `Tw` and `Tc` first). The second value says
+/// whether one was.
+fn without_graphics(content: &[u8]) -> (Vec<u8>, bool) {
     let regular = |b: u8| {
         !matches!(
             b,
@@ -296,6 +250,7 @@ fn without_graphics(content: &[u8]) -> Vec<u8> {
     };
     let n = content.len();
     let mut out = Vec::with_capacity(n);
+    let mut rewritten = false;
     // Where the operands of the next operator begin: just after the previous operator.
     let mut pending = 0;
     let mut i = 0;
@@ -363,7 +318,26 @@ fn without_graphics(content: &[u8]) -> Vec<u8> {
                     }
                     i = (i + 2).min(n);
                 }
-                if !GRAPHICS_OPERATORS.contains(&token) {
+                let operands = &content[pending..start];
+                let quote = match token {
+                    b"'" => string_operand(operands).map(|s| (None, s)),
+                    b"\"" => spacings_and_string(operands).map(|(w, c, s)| (Some((w, c)), s)),
+                    _ => None,
+                };
+                if let Some((spacings, string)) = quote {
+                    if let Some((word, character)) = spacings {
+                        for (value, operator) in [(word, &b"Tw"[..]), (character, b"Tc")] {
+                            out.extend_from_slice(value);
+                            out.push(b' ');
+                            out.extend_from_slice(operator);
+                            out.push(b'\n');
+                        }
+                    }
+                    out.extend_from_slice(b"T*\n");
+                    out.extend_from_slice(string);
+                    out.extend_from_slice(b" Tj\n");
+                    rewritten = true;
+                } else if !GRAPHICS_OPERATORS.contains(&token) {
                     out.extend_from_slice(&content[pending..i]);
                     out.push(b'\n');
                 }
@@ -372,7 +346,40 @@ fn without_graphics(content: &[u8]) -> Vec<u8> {
         }
     }
     out.extend_from_slice(&content[pending.min(n)..]);
-    out
+    (out, rewritten)
+}
+
+/// The operands of `"`: word spacing, character spacing (two numbers) and the string.
+fn spacings_and_string(operands: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let number = |bytes: &[u8]| {
+        !bytes.is_empty()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
+    };
+    let mut rest = operands.trim_ascii_start();
+    let mut numbers = [&b""[..]; 2];
+    for slot in &mut numbers {
+        let end = rest
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || matches!(b, b'(' | b'<'))
+            .unwrap_or(rest.len());
+        *slot = &rest[..end];
+        rest = rest[end..].trim_ascii_start();
+    }
+    let string = string_operand(rest)?;
+    (number(numbers[0]) && number(numbers[1])).then_some((numbers[0], numbers[1], string))
+}
+
+/// `operands` if they are one string, literal or hex, and nothing else: `Tj` needs one.
+fn string_operand(operands: &[u8]) -> Option<&[u8]> {
+    let string = operands.trim_ascii();
+    let closed = match string.first() {
+        Some(b'(') => string.last() == Some(&b')'),
+        Some(b'<') => string.get(1) != Some(&b'<') && string.last() == Some(&b'>'),
+        _ => false,
+    };
+    closed.then_some(string)
 }
 
 /// One page as it goes into a batch: its content becomes a form XObject.
@@ -596,8 +603,8 @@ fn page_source(
     blank: ObjectId,
     substitutes: &HashMap<ObjectId, ObjectId>,
 ) -> Option<PageSource> {
-    let (content, rewritten) = page_content(document, page_id).ok()?;
-    let content = without_graphics(&content);
+    let raw = document.get_page_content(page_id).ok()?;
+    let (content, rewritten) = without_graphics(&raw);
     let resources = inherited(document, page_id, b"Resources").and_then(|r| r.as_dict().ok());
     let media_box = inherited(document, page_id, b"MediaBox")
         .and_then(|b| b.as_array().ok())
@@ -1041,7 +1048,7 @@ mod tests {
         let content = b"q 1 0 0 1 72 72 cm 0 0 m 10 10 l S 0.5 g 0 0 5 5 re f\n\
             BT /F1 12 Tf (m l re f) Tj [(a) -250 (b<<)] TJ ET Q\n\
             <</MCID 3>> BDC BI /W 2 /H 1 ID \x00EI\x01 EI Q EMC %re f\n1 w";
-        let kept = String::from_utf8_lossy(&without_graphics(content)).into_owned();
+        let kept = String::from_utf8_lossy(&without_graphics(content).0).into_owned();
         let kept = kept.split_whitespace().collect::<Vec<_>>().join(" ");
         let outside_strings = kept.replace("(m l re f)", "");
         let tokens: Vec<&str> = outside_strings.split_whitespace().collect();
@@ -1104,6 +1111,22 @@ mod tests {
         assert_eq!(xobject(substitutes[&inner], b"Logo"), blank);
         // The originals are left as they were.
         assert_ne!(xobject(inner, b"Logo"), blank);
+    }
+
+    #[test]
+    fn quote_operators_become_next_line_and_show() {
+        let content = b"BT /F1 9 Tf 11 TL (first) Tj\n(second)' 1 0.5 (third) \" 2 0(fourth)\"\n\
+            <6869>'\n' 3 \" ET";
+        let (kept, rewritten) = without_graphics(content);
+        let kept = String::from_utf8_lossy(&kept);
+        let kept = kept.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(rewritten);
+        assert_eq!(
+            kept,
+            "BT /F1 9 Tf 11 TL (first) Tj T* (second) Tj 1 Tw 0.5 Tc T* (third) Tj \
+             2 Tw 0 Tc T* (fourth) Tj T* <6869> Tj ' 3 \" ET"
+        );
+        assert!(!without_graphics(b"BT (plain) Tj ET").1);
     }
 
     #[test]
