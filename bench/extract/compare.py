@@ -11,7 +11,7 @@
 pdftotext (default reading-order mode, not -layout) is the reference. dossier's text comes from
 `dossier extract --json FILE` ($DOSSIER, default ~/.cache/dossier-target/debug/dossier; the
 `extract_json` example of dossier-ingest prints the same without building the store:
-`cargo build -p dossier-ingest --example extract_json`, then DOSSIER=<target>/debug/examples/
+`cargo build --workspace --examples`, then DOSSIER=<target>/debug/examples/
 extract_json); pypdf's
 from `page.extract_text()` with a pinned pypdf in a virtual environment at
 ~/.cache/dossier-bench-venv (DOSSIER_BENCH_VENV), created on first use.
