@@ -407,11 +407,11 @@ fn dedupe(mut glyphs: Vec<Glyph>) -> Vec<Glyph> {
     keys.sort_unstable();
     let mut keep = vec![true; glyphs.len()];
     let mut first = 0;
-    for j in 1..keys.len() {
-        if keys[j].0 != keys[first].0 {
+    for (j, &(key, index)) in keys.iter().enumerate().skip(1) {
+        if key != keys[first].0 {
             first = j;
-        } else if glyphs[keys[j].1].text.as_str() == glyphs[keys[first].1].text.as_str() {
-            keep[keys[j].1] = false;
+        } else if glyphs[index].text.as_str() == glyphs[keys[first].1].text.as_str() {
+            keep[index] = false;
         }
     }
     drop(keys);
