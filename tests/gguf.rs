@@ -13,7 +13,6 @@
 
 mod common;
 
-#[allow(dead_code)]
 #[path = "../src/llm/synthetic.rs"]
 mod synthetic;
 

@@ -89,16 +89,6 @@ pub fn utc_time(ms: i64) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_times_are_formatted() {
-        assert_eq!(super::utc_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::utc_time(1_795_000_000_000), "2026-11-18T11:06:40Z");
-        assert_eq!(super::utc_time(951_782_400_000), "2000-02-29T00:00:00Z");
-    }
-}
-
 /// The documents as `ls --json` (and the HTTP API) lists them.
 pub fn listing(documents: Vec<dossier_store::DocumentRecord>) -> Vec<Listed> {
     documents
@@ -121,4 +111,14 @@ pub fn listing(documents: Vec<dossier_store::DocumentRecord>) -> Vec<Listed> {
             ingested_at_ms: d.ingested_at_ms,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_times_are_formatted() {
+        assert_eq!(super::utc_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc_time(1_795_000_000_000), "2026-11-18T11:06:40Z");
+        assert_eq!(super::utc_time(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
 }

@@ -372,7 +372,8 @@ impl ChatModel for RemoteLlm {
 
 /// The model `ask` and `chat` answer with, chosen once from the command line.
 pub enum Generator {
-    Local(Llm),
+    // Boxed: the local model's struct is large and the remote one small.
+    Local(Box<Llm>),
     Remote(RemoteLlm),
 }
 
@@ -392,7 +393,9 @@ impl Generator {
                     .filter(|k| !k.is_empty());
                 Ok(Self::Remote(RemoteLlm::connect(url, key, handle)?))
             }
-            None => Ok(Self::Local(Llm::load(&model_path(model, models_dir))?)),
+            None => Ok(Self::Local(Box::new(Llm::load(&model_path(
+                model, models_dir,
+            ))?))),
         }
     }
 }
@@ -400,7 +403,7 @@ impl Generator {
 impl ChatModel for Generator {
     fn name(&self) -> &str {
         match self {
-            Generator::Local(m) => ChatModel::name(m),
+            Generator::Local(m) => ChatModel::name(m.as_ref()),
             Generator::Remote(m) => ChatModel::name(m),
         }
     }

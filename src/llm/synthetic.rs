@@ -242,7 +242,7 @@ fn writer(arch: &str, tiny: &Tiny, vocabulary: Vec<(String, Value)>) -> (Writer,
         ),
         (format!("{arch}.rope.freq_base"), Value::F32(1_000_000.0)),
     ];
-    metadata.extend(vocabulary.into_iter().map(|(k, v)| (k, v)));
+    metadata.extend(vocabulary);
     let mut w = Writer {
         metadata,
         tensors: Vec::new(),

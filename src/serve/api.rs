@@ -265,6 +265,9 @@ pub(crate) struct Answered {
     pub answer: Option<Answer>,
 }
 
+// Not boxed: a stream carries many small tokens and a single `Done`, and both arms of the
+// consumers match on the result by value.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Streamed<T> {
     Token(T),
     Done(ApiResult<Answered>),
@@ -281,7 +284,7 @@ impl Asking {
         let started = Instant::now();
         let mut retriever = state.retrievers.take().await;
         let runtime = state.store_runtime.clone();
-        let (question, k, policy) = (self.question.clone(), state.k, state.policy.clone());
+        let (question, k, policy) = (self.question.clone(), state.k, state.policy);
         let retrieved = tokio::task::spawn_blocking(move || {
             ask::retrieve(&runtime, &mut retriever, &question, k, &policy)
         })
