@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz dossier_ingest::pdf::extract for $1 seconds (default 600) at low priority.
+# Fuzz dossier_ingest::pdf::extract for $1 seconds (default 600) at low priority (FUZZ_NICE,
+# default 19).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-600}"
@@ -12,7 +13,7 @@ for f in samples/*.pdf samples/eval/pdfs/*.pdf tests/fixtures/*.pdf tests/fixtur
 done
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/dossier-fuzz}"
 export RUSTC_BOOTSTRAP=1
-CARGO_BUILD_JOBS=1 nice -n 19 cargo fuzz run extract --fuzz-dir fuzz -- \
+CARGO_BUILD_JOBS=1 nice -n ${FUZZ_NICE:-19} cargo fuzz run extract --fuzz-dir fuzz -- \
   -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
   -print_final_stats=1 || status=$?
 # Keep every finding as a regression fixture.
