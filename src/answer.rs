@@ -27,24 +27,12 @@ const STOP_WORDS: &[&str] = &[
 /// Lower-cased words and numbers of `text`, without stop words. Numbers keep their inner
 /// punctuation ("1,500", "3.5") so that they match exactly.
 pub fn content_terms(text: &str) -> Vec<String> {
-    let mut terms = Vec::new();
-    let mut current = String::new();
-    let chars: Vec<char> = text.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        let inner_number_mark = matches!(c, ',' | '.')
-            && current.chars().last().is_some_and(|p| p.is_ascii_digit())
-            && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
-        if c.is_alphanumeric() || inner_number_mark {
-            current.extend(c.to_lowercase());
-        } else if !current.is_empty() {
-            terms.push(std::mem::take(&mut current));
-        }
-    }
-    if !current.is_empty() {
-        terms.push(current);
-    }
+    let mut terms = words(text);
+    // `words` also yields currency signs as words; terms are letters and digits only.
     terms.retain(|t| {
-        !STOP_WORDS.contains(&t.as_str()) && (t.len() > 1 || t.chars().all(|c| c.is_ascii_digit()))
+        t.starts_with(char::is_alphanumeric)
+            && !STOP_WORDS.contains(&t.as_str())
+            && (t.len() > 1 || t.chars().all(|c| c.is_ascii_digit()))
     });
     terms
 }
