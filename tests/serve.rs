@@ -66,6 +66,12 @@ async fn upload(client: &Client, base: &str, name: &str, bytes: &[u8]) -> (Statu
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// POSTs a JSON body and returns the whole streamed response body (Server-Sent Events).
+async fn post_stream(client: &Client, url: &str, body: Value) -> String {
+    let response = client.post(url).json(&body).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 /// The `data:` payloads of a Server-Sent Events body, with their event names.
 fn sse_events(body: &str) -> Vec<(String, String)> {
     body.split("\n\n")
@@ -105,7 +111,10 @@ fn api_search_ask_documents_and_bad_input() {
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{found}");
-        assert_eq!(found["hits"][0]["file"], "service-agreement.pdf", "{found:#}");
+        assert_eq!(
+            found["hits"][0]["file"], "service-agreement.pdf",
+            "{found:#}"
+        );
         assert_eq!(found["hits"][0]["page"], 4, "{found:#}");
         assert_eq!(found["hits"].as_array().unwrap().len(), 3);
 
@@ -120,8 +129,12 @@ fn api_search_ask_documents_and_bad_input() {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         let error: Value = response.json().await.unwrap();
         assert!(error["error"]["message"].as_str().is_some(), "{error}");
-        let (status, _) =
-            post_json(&client, &format!("{base}/v1/search"), json!({"query": "  "})).await;
+        let (status, _) = post_json(
+            &client,
+            &format!("{base}/v1/search"),
+            json!({"query": "  "}),
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         let (status, _) = post_json(
             &client,
@@ -147,15 +160,12 @@ fn api_search_ask_documents_and_bad_input() {
         assert!(!answer["citations"][0]["quote"].as_str().unwrap().is_empty());
 
         // Ask, streamed: tokens, then the checked answer with its citations.
-        let body = client
-            .post(format!("{base}/v1/ask"))
-            .json(&json!({"question": NOTICE_QUESTION, "stream": true}))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let body = post_stream(
+            &client,
+            &format!("{base}/v1/ask"),
+            json!({"question": NOTICE_QUESTION, "stream": true}),
+        )
+        .await;
         let events = sse_events(&body);
         assert!(events.iter().any(|(e, _)| e == "token"), "{body}");
         let (last, data) = events.last().unwrap();
@@ -165,9 +175,17 @@ fn api_search_ask_documents_and_bad_input() {
         let token_text: String = events
             .iter()
             .filter(|(e, _)| e == "token")
-            .map(|(_, d)| serde_json::from_str::<Value>(d).unwrap()["text"].as_str().unwrap().to_owned())
+            .map(|(_, d)| {
+                serde_json::from_str::<Value>(d).unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
-        assert_eq!(token_text.trim(), streamed["model_answer"].as_str().unwrap());
+        assert_eq!(
+            token_text.trim(),
+            streamed["model_answer"].as_str().unwrap()
+        );
 
         // A question the documents cannot answer is refused, with the closest passages.
         let (status, refused) = post_json(
@@ -195,30 +213,34 @@ fn api_search_ask_documents_and_bad_input() {
         .await;
         assert_eq!(status, StatusCode::OK, "{completion}");
         assert_eq!(completion["object"], "chat.completion");
-        let content = completion["choices"][0]["message"]["content"].as_str().unwrap();
+        let content = completion["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap();
         assert!(content.contains("service-agreement.pdf, p. 4"), "{content}");
         assert_eq!(completion["citations"][0]["page"], 4, "{completion:#}");
         assert!(completion["usage"]["completion_tokens"].as_u64().unwrap() > 0);
 
-        let body = client
-            .post(format!("{base}/v1/chat/completions"))
-            .json(&json!({"stream": true, "messages": [{"role": "user", "content": NOTICE_QUESTION}]}))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let body = post_stream(
+            &client,
+            &format!("{base}/v1/chat/completions"),
+            json!({"stream": true, "messages": [{"role": "user", "content": NOTICE_QUESTION}]}),
+        )
+        .await;
         let events = sse_events(&body);
         assert_eq!(events.last().unwrap().1, "[DONE]", "{body}");
         let chunks: Vec<Value> = events[..events.len() - 1]
             .iter()
             .map(|(_, d)| serde_json::from_str(d).unwrap())
             .collect();
-        assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
+        assert!(chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk"));
         let last = chunks.last().unwrap();
         assert_eq!(last["choices"][0]["finish_reason"], "stop", "{last}");
-        assert_eq!(last["citations"][0]["file"], "service-agreement.pdf", "{last}");
+        assert_eq!(
+            last["citations"][0]["file"], "service-agreement.pdf",
+            "{last}"
+        );
         let streamed: String = chunks
             .iter()
             .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
@@ -256,7 +278,11 @@ fn api_search_ask_documents_and_bad_input() {
         )
         .await;
         assert!(
-            found["hits"].as_array().unwrap().iter().any(|h| h["file"] == "two-column.pdf"),
+            found["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["file"] == "two-column.pdf"),
             "{found:#}"
         );
 
@@ -268,7 +294,10 @@ fn api_search_ask_documents_and_bad_input() {
         assert_eq!(response.status(), StatusCode::OK);
         let (_, listed) = get_json(&client, &format!("{base}/v1/documents")).await;
         assert_eq!(listed.as_array().unwrap().len(), 3);
-        assert!(!uploaded.exists(), "an uploaded file goes with its document");
+        assert!(
+            !uploaded.exists(),
+            "an uploaded file goes with its document"
+        );
 
         // Path traversal, in an upload's name and in a document id: 400, nothing touched.
         let (status, error) = upload(&client, &base, "../../escaped.pdf", &pdf).await;
@@ -289,7 +318,11 @@ fn api_search_ask_documents_and_bad_input() {
             .unwrap()
             .status();
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        let (status, _) = get_json(&client, &format!("{base}/v1/documents/0123456789abcdef/file")).await;
+        let (status, _) = get_json(
+            &client,
+            &format!("{base}/v1/documents/0123456789abcdef/file"),
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         // Not a PDF, whatever its name says: refused before it reaches the parser.
         let (status, error) = upload(&client, &base, "notes.pdf", b"#!/bin/sh\necho hi\n").await;
@@ -297,11 +330,27 @@ fn api_search_ask_documents_and_bad_input() {
         let (status, _) = upload(&client, &base, "notes.txt", b"%PDF-1.4\n").await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         // A PDF that does not parse: 422 naming the file and the reason.
-        let (status, error) = upload(&client, &base, "broken.pdf", b"%PDF-1.4\nthis is not a pdf body\n").await;
+        let (status, error) = upload(
+            &client,
+            &base,
+            "broken.pdf",
+            b"%PDF-1.4\nthis is not a pdf body\n",
+        )
+        .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
-        assert!(error["error"]["message"].as_str().unwrap().starts_with("broken.pdf: "), "{error}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("broken.pdf: "),
+            "{error}"
+        );
         let (_, listed) = get_json(&client, &format!("{base}/v1/documents")).await;
-        assert_eq!(listed.as_array().unwrap().len(), 3, "the store is unchanged");
+        assert_eq!(
+            listed.as_array().unwrap().len(),
+            3,
+            "the store is unchanged"
+        );
     });
 
     // The audit log holds every question, what was cited, and the upload and deletion.
