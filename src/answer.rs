@@ -109,8 +109,11 @@ pub enum Refusal {
     /// The question asks for a kind of value (a sum of money, a date…) that no retrieved
     /// sentence on its subject states.
     NoStatedValue(AnswerKind),
-    /// The model's answer and the closest evidence only repeat the question's own words.
+    /// The model's answer only repeats the question's own words.
     OnlyRestated,
+    /// The model's answer is not backed, and no evidence sentence speaks of what the
+    /// question asks about beyond repeating it (only of whom it asks, or only headings).
+    NotAddressed,
     /// The model itself said that the sources do not answer.
     ModelDeclined,
 }
@@ -125,7 +128,11 @@ impl std::fmt::Display for Refusal {
             }
             Refusal::OnlyRestated => write!(
                 f,
-                "the closest sentences only repeat the question's words, they do not answer it"
+                "the model only repeated the question's words, the sources do not answer it"
+            ),
+            Refusal::NotAddressed => write!(
+                f,
+                "the closest sentences do not speak of what the question asks about"
             ),
             Refusal::ModelDeclined => write!(f, "the model found no answer in the sources"),
         }
@@ -769,12 +776,21 @@ fn asks_for_quantity(question: &str) -> bool {
     CUES.iter().any(|cue| lower.contains(cue))
 }
 
+/// How small models open an answer without saying anything yet; SmolLM2 often repeats it
+/// ("The answer is: The answer is: …") when it has nothing to say.
+const ANSWER_OPENINGS: &[&str] = &["answer:", "a:", "the answer is:", "the answer is"];
+
 /// The sentences of a model's answer, without the "[n]" markers it may invent (citations
-/// are attached by dossier) and without a leading "Answer:".
+/// are attached by dossier) and without leading "Answer:" / "The answer is:" openings.
 pub fn answer_sentences(answer: &str) -> Vec<String> {
     let mut text = answer.trim();
-    for prefix in ["Answer:", "answer:", "A:"] {
-        text = text.strip_prefix(prefix).unwrap_or(text).trim_start();
+    while let Some(opening) = ANSWER_OPENINGS.iter().find(|o| {
+        text.get(..o.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(o))
+            // "The answer isn't…" is not an opening.
+            && (o.ends_with(':') || text[o.len()..].starts_with(char::is_whitespace))
+    }) {
+        text = text[opening.len()..].trim_start();
     }
     let mut clean = String::with_capacity(text.len());
     let mut rest = text;
@@ -867,22 +883,31 @@ pub struct SentenceCheck {
     /// Indices into the evidence of the sentences that back it, best first (empty when
     /// unsupported).
     pub evidence: Vec<usize>,
-    /// Backed by the evidence only through words of the question itself ("The policy
-    /// imposes sanctions on packages that violate it"): it says nothing the question did
-    /// not, so it is not supported.
+    /// Only the question's own words ("The policy imposes sanctions on packages that
+    /// violate it"): it says nothing the question did not, so it is not supported, and an
+    /// answer made only of such sentences is a refusal. A sentence that adds a word the
+    /// evidence lacks (an invented figure) is unsupported but no echo.
     pub restates: bool,
 }
 
-/// Whether `question` asks for a yes or a no, whose answer may well repeat its words.
+/// Whether `question` asks for a yes or a no, whose answer may well repeat its words; also
+/// after a leading condition ("If sending fails, will the viewer retry?").
 pub fn is_yes_no(question: &str) -> bool {
     const OPENINGS: &[&str] = &[
         "do", "does", "did", "is", "are", "was", "were", "can", "could", "may", "might", "will",
         "would", "has", "have", "had", "should", "must", "shall",
     ];
-    question
+    let opens = |clause: &str| {
+        clause
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| OPENINGS.contains(&w.to_lowercase().as_str()))
+    };
+    let conditional = question
         .split_whitespace()
         .next()
-        .is_some_and(|w| OPENINGS.contains(&w.to_lowercase().as_str()))
+        .is_some_and(|w| ["if", "when", "once"].contains(&w.to_lowercase().as_str()));
+    opens(question) || (conditional && question.split_once(',').is_some_and(|(_, c)| opens(c)))
 }
 
 /// The question's stems, plus the joins of neighbouring terms ("Tcl/Tk" also gives
@@ -896,12 +921,97 @@ fn asked_stems(question: &str) -> HashSet<String> {
     out
 }
 
+/// Stems of the words by which an answer frames itself ("The answer to the question is…");
+/// they add nothing to the question.
+const FRAMING_STEMS: &[&str] = &["answe", "quest", "sourc"];
+
+/// The content stems of `sentence` that the question lacks, framing words left out.
+fn added_stems(asked: &HashSet<String>, sentence: &str) -> Vec<String> {
+    stems(sentence)
+        .into_iter()
+        .filter(|s| !asked.contains(s) && !FRAMING_STEMS.contains(&s.as_str()))
+        .collect()
+}
+
+/// Words joined by inner punctuation ("tcl-foo", "C-k", "OS/2", "R-Forge"), lower-cased.
+/// `words` splits them, yet as a whole they are often the very name an answer gives:
+/// "tcl-foo" answers "what is a Tcl module called foo named" although "tcl" and "foo" are
+/// both the question's words.
+fn compounds(text: &str) -> HashSet<String> {
+    text.split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .trim_end_matches("'s")
+                .trim_end_matches("’s")
+        })
+        .filter(|w| {
+            let inner: Vec<char> = w.chars().collect();
+            // Numbers ("3.6.0", "1-800-555") are matched as numbers already.
+            inner.iter().any(|c| c.is_alphabetic())
+                && inner.windows(3).any(|t| {
+                    t[0].is_alphanumeric()
+                        && matches!(t[1], '-' | '/' | '_' | '+' | ':' | '.')
+                        && t[2].is_alphanumeric()
+                })
+        })
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Whether `compound` only respells neighbouring words of the question ("tcltk-policy" for
+/// "Tcl/Tk policy"): its letters and digits are a run of the question's content terms.
+fn respells_question(question: &str, compound: &str) -> bool {
+    let squeeze = |t: &str| -> String { t.chars().filter(|c| c.is_alphanumeric()).collect() };
+    let target = squeeze(compound);
+    let terms: Vec<String> = content_terms(question).iter().map(|t| squeeze(t)).collect();
+    (0..terms.len()).any(|start| {
+        let mut run = String::new();
+        terms[start..].iter().any(|t| {
+            run.push_str(t);
+            run == target
+        })
+    }) || compounds(question).contains(compound)
+}
+
+/// What `sentence` says beyond `question`, as far as the evidence holds it: content stems
+/// the question lacks that the evidence has, and compounds that are more than a respelling
+/// of the question's words and occur whole in the evidence.
+fn adds_from_evidence(
+    question: &str,
+    sentence: &str,
+    evidence_stems: &HashSet<String>,
+    evidence_compounds: &HashSet<String>,
+) -> bool {
+    let asked = asked_stems(question);
+    added_stems(&asked, sentence)
+        .iter()
+        .any(|s| evidence_stems.contains(s))
+        || compounds(sentence)
+            .iter()
+            .any(|c| evidence_compounds.contains(c) && !respells_question(question, c))
+}
+
 /// Whether `sentence` says something beyond `question`: a content word or number that the
 /// question lacks. Sentences that only echo the question (a heading, the FAQ's own
 /// question, "X imposes sanctions on packages") do not answer it.
 pub fn adds_to_question(question: &str, sentence: &str) -> bool {
     let asked = asked_stems(question);
-    stems(sentence).iter().any(|s| !asked.contains(s))
+    !added_stems(&asked, sentence).is_empty()
+        || compounds(sentence)
+            .iter()
+            .any(|c| !respells_question(question, c))
+}
+
+/// Stems of the question's words written in lower case: what it asks about ("cholesterol
+/// level", "dress code", "synonyms"), as opposed to the names of whom or what it asks it
+/// (a patient, a company, a product), which the documents mention all over.
+fn asked_about(question: &str) -> HashSet<String> {
+    question
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_lowercase()))
+        .flat_map(content_terms)
+        .map(|t| stem(&t).to_owned())
+        .collect()
 }
 
 /// Checks each answer sentence against the evidence. `cosine[i][j]`, when given, is the
@@ -923,6 +1033,7 @@ pub fn check_sentences(
     let per_evidence_numbers: Vec<HashSet<String>> =
         evidence.iter().map(|e| numbers_of(&e.sentence)).collect();
     let evidence_stems = stems(&evidence_text);
+    let evidence_compounds = compounds(&evidence_text);
     let question_stems = stems(question);
     let asked = asked_stems(question);
     let yes_no = is_yes_no(question);
@@ -953,15 +1064,19 @@ pub fn check_sentences(
             };
             let best_similarity = (0..evidence.len()).map(similarity).fold(0.0, f32::max);
             // What the sentence adds to the question must itself come from the evidence.
-            let added: Vec<String> = stems(sentence)
-                .into_iter()
-                .filter(|s| !asked.contains(s))
-                .collect();
-            let restates = !yes_no && !added.iter().any(|s| evidence_stems.contains(s));
+            let adds = yes_no
+                || adds_from_evidence(question, sentence, &evidence_stems, &evidence_compounds);
+            // An echo says nothing the question did not: none of its content words is new.
+            // A sentence that adds an invented figure or name is no echo, only unsupported;
+            // one without any content word ("The answer is: No.") is neither.
+            let restates = !yes_no
+                && !adds
+                && added_stems(&asked, sentence).is_empty()
+                && stems(sentence).iter().any(|s| asked.contains(s));
             let supported = !terms.is_empty()
                 && numbers_found
                 && names_found
-                && !restates
+                && adds
                 && (coverage >= 0.5 || (coverage >= 0.3 && best_similarity >= 0.7));
             let mut cited = Vec::new();
             if supported {
@@ -1007,15 +1122,21 @@ pub fn check_sentences(
 }
 
 /// The evidence sentence to show when no sentence of the model's answer is backed: the
-/// best scored one that could answer the question, not a heading or the FAQ's own question
-/// that merely repeats it. `None` when there is no such sentence: the evidence then only
-/// circles the question's topic, and the answer is a refusal.
+/// best scored one that could answer the question: not a heading or the FAQ's own question
+/// that merely repeats it, and about what the question asks (one of its lower-case content
+/// words), not only about whom (a patient's name says nothing of her blood type). `None`
+/// when there is no such sentence: the evidence then only circles the question's topic,
+/// and the answer is a refusal.
 pub fn fallback_evidence(question: &str, evidence: &[Evidence]) -> Option<usize> {
+    let about = asked_about(question);
     let mut ranked: Vec<usize> = (0..evidence.len()).collect();
     ranked.sort_by(|&a, &b| evidence[b].score.total_cmp(&evidence[a].score));
     ranked.into_iter().find(|&j| {
         let s = evidence[j].sentence.trim();
-        !s.ends_with('?') && s.split_whitespace().count() >= 5 && adds_to_question(question, s)
+        !s.ends_with('?')
+            && s.split_whitespace().count() >= 5
+            && adds_to_question(question, s)
+            && (about.is_empty() || stems(s).iter().any(|t| about.contains(t)))
     })
 }
 
@@ -1384,6 +1505,99 @@ mod tests {
             .restates,
             "the answer to a yes/no question may repeat it"
         );
+    }
+
+    #[test]
+    fn an_invented_answer_is_no_echo_and_the_source_is_shown_when_it_is_on_the_subject() {
+        let question = "How much storage does the simulated RF08 disk provide with three platters?";
+        let passages = vec![passage(
+            "SET RF 1P | one platter (256K) SET RF 3P | three platters (768K) SET RF 4P | \
+             four platters (1024K)\nThe RF08 is a fixed head disk controller.",
+            0.7,
+        )];
+        let evidence = select_evidence(question, &passages, 2, None);
+        let checks = check_sentences(
+            question,
+            &answer_sentences("The simulated RF08 disk provides 3.1 GB with three platters."),
+            &evidence,
+            None,
+        );
+        assert!(
+            !checks[0].supported && !checks[0].restates,
+            "an invented figure is unsupported, not an echo: {checks:?}"
+        );
+        assert_eq!(
+            fallback_evidence(question, &evidence).map(|j| evidence[j].sentence.contains("768K")),
+            Some(true)
+        );
+        // A model that says nothing at all is not echoing either.
+        assert!(answer_sentences("The answer is: The answer is: The answer is:").is_empty());
+        assert_eq!(answer_sentences("The answer is: No."), vec!["No."]);
+        assert_eq!(
+            answer_sentences("The answer isn't given."),
+            vec!["The answer isn't given."]
+        );
+    }
+
+    #[test]
+    fn a_name_spelled_as_a_compound_of_the_question_s_words_answers_it() {
+        let question = "What should a Debian package for a Tcl module called foo be named?";
+        let passages = vec![passage(
+            "The naming convention for a module foo is tcl-foo or tk-foo when the module is \
+             version independent.",
+            0.7,
+        )];
+        let evidence = select_evidence(question, &passages, 1, None);
+        let checks = check_sentences(
+            question,
+            &answer_sentences("The answer is: The package should be named tcl-foo."),
+            &evidence,
+            None,
+        );
+        assert_eq!(checks[0].text, "The package should be named tcl-foo.");
+        assert!(checks[0].supported && !checks[0].restates, "{checks:?}");
+        // The same words without the compound only restate the question.
+        let checks = check_sentences(
+            question,
+            &["The Debian package for the Tcl module foo should be named.".to_owned()],
+            &evidence,
+            None,
+        );
+        assert!(checks[0].restates && !checks[0].supported, "{checks:?}");
+        assert!(respells_question(
+            "What does the Tcl/Tk policy say?",
+            "tcltk-policy"
+        ));
+        assert!(!respells_question(question, "tcl-foo"));
+    }
+
+    #[test]
+    fn sentences_only_about_whom_the_question_asks_are_not_shown_as_answers() {
+        let question = "What is Theodora Quillfeather's blood type?";
+        let passages = vec![passage(
+            "Theodora Quillfeather is a 67-year-old retired librarian admitted with chest \
+             pain. Quillfeather was discharged home with her daughter.",
+            0.6,
+        )];
+        let evidence = select_evidence(question, &passages, 2, None);
+        let checks = check_sentences(
+            question,
+            &answer_sentences("Theodora Quillfeather's blood type is O positive."),
+            &evidence,
+            None,
+        );
+        assert!(!checks[0].supported && !checks[0].restates, "{checks:?}");
+        assert_eq!(
+            fallback_evidence(question, &evidence),
+            None,
+            "the evidence names the patient but says nothing of blood or types"
+        );
+        assert!(is_yes_no(
+            "If sending one image fails, will the viewer retry it?"
+        ));
+        assert!(!is_yes_no(
+            "If sending one image fails, what does the viewer do?"
+        ));
     }
 
     #[test]

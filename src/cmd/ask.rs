@@ -392,6 +392,15 @@ pub fn generate_answer(
         _ => None,
     };
     let checks = answer::check_sentences(question, &said, &evidence, cosine.as_deref());
+    for c in &checks {
+        // The refusal rules act on these flags; the log is how a false refusal is traced.
+        tracing::debug!(
+            supported = c.supported,
+            restates = c.restates,
+            "answer sentence: {}",
+            super::one_line(&c.text, 200)
+        );
+    }
 
     // Citations are numbered in the order the shown sentences first cite them.
     let mut cited: Vec<usize> = Vec::new();
@@ -424,11 +433,14 @@ pub fn generate_answer(
         // Nothing the model said is backed (an invented figure, say): the user gets the
         // source's own words rather than a guess. When the model only echoed the question
         // ("X imposes sanctions on packages that violate it"), or no evidence sentence says
-        // more than the question does, the sources circle the topic without answering.
+        // more than the question about what it asks (only about whom), the sources circle
+        // the topic without answering.
         let echoed = !checks.is_empty() && checks.iter().all(|c| c.restates);
-        let best = answer::fallback_evidence(question, &evidence).filter(|_| !echoed);
-        let Some(best) = best else {
+        if echoed {
             return Ok(refused(text, stats, answer::Refusal::OnlyRestated));
+        }
+        let Some(best) = answer::fallback_evidence(question, &evidence) else {
+            return Ok(refused(text, stats, answer::Refusal::NotAddressed));
         };
         let n = number(best, &mut cited);
         sentences.push(AnswerSentence {
