@@ -51,6 +51,8 @@ pub fn run(global: &GlobalArgs, args: BenchLlmArgs) -> Result<u8> {
     let messages = [ChatMessage::user(prompt.trim())];
     let mut runs = Vec::new();
     for _ in 0..args.runs.max(1) {
+        // The same prompt again would come from the cache; llama.cpp computes it each run.
+        model.reset();
         let (_, stats) = model
             .chat(&messages, &params, |_| true)
             .context("generating")?;

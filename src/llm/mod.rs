@@ -2,6 +2,8 @@
 //! streaming generation loop. `remote` delegates generation to a server the user runs.
 
 pub mod gemma3;
+pub mod llama;
+mod parts;
 pub mod remote;
 pub mod requantize;
 #[cfg(test)]
@@ -28,7 +30,10 @@ pub use template::{ChatMessage, ChatTemplate};
 pub const DEFAULT_MODEL: &str = "llm/SmolLM2-135M-Instruct.Q4_1.gguf";
 
 enum Weights {
-    Llama(quantized_llama::ModelWeights),
+    /// Our own module (faster matmuls, a KV cache that keeps shared prefixes; llama.rs).
+    Llama(llama::Llama),
+    /// candle's, for what ours does not run (mixture of experts, partial rotary).
+    CandleLlama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
     Qwen3(quantized_qwen3::ModelWeights),
     /// Our own module: candle's `quantized_gemma3` has defects (see gemma3.rs).
@@ -39,6 +44,7 @@ impl Weights {
     fn forward(&mut self, input: &Tensor, position: usize) -> candle_core::Result<Tensor> {
         match self {
             Weights::Llama(m) => m.forward(input, position),
+            Weights::CandleLlama(m) => m.forward(input, position),
             Weights::Qwen2(m) => m.forward(input, position),
             Weights::Qwen3(m) => m.forward(input, position),
             Weights::Gemma3(m) => m.forward(input, position),
@@ -55,6 +61,9 @@ pub struct Llm {
     pub context_window: usize,
     pub name: String,
     device: Device,
+    /// The tokens whose keys and values the model's cache holds, in order, so that the next
+    /// prompt computes only what follows the prefix it shares with them.
+    cached_ids: Vec<u32>,
 }
 
 /// Decoding settings. Greedy by default: answers from documents should be reproducible.
@@ -83,6 +92,9 @@ impl Default for GenerationParams {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct GenerationStats {
     pub prompt_tokens: usize,
+    /// Leading prompt tokens whose keys and values were kept from the previous generation
+    /// (the same system prompt, or a chat's earlier turns), so not computed again.
+    pub reused_prompt_tokens: usize,
     pub generated_tokens: usize,
     pub prompt_seconds: f64,
     pub generation_seconds: f64,
@@ -120,8 +132,12 @@ impl Llm {
             .map(|n| n as usize)
             .unwrap_or(2048);
         let (weights, context_window) = match architecture.as_str() {
+            "llama" | "mistral" if llama::Llama::supports(&content) => (
+                Weights::Llama(llama::Llama::from_gguf(content, &mut file, &device)?),
+                context_length,
+            ),
             "llama" | "mistral" => (
-                Weights::Llama(quantized_llama::ModelWeights::from_gguf(
+                Weights::CandleLlama(quantized_llama::ModelWeights::from_gguf(
                     content, &mut file, &device,
                 )?),
                 // candle's llama holds rotary tables for MAX_SEQ_LEN positions only.
@@ -164,6 +180,7 @@ impl Llm {
             context_window,
             name,
             device,
+            cached_ids: Vec::new(),
         })
     }
 
@@ -193,12 +210,18 @@ impl Llm {
             .max_new_tokens
             .min(self.context_window - prompt_ids.len() - 1);
 
-        self.reset();
+        let reused = self.reusable_prefix(&prompt_ids);
+        if reused == 0 {
+            self.reset();
+        }
         let mut sampler =
             LogitsProcessor::new(params.seed, params.temperature.filter(|t| *t > 0.0), None);
         let started = Instant::now();
-        let input = Tensor::new(prompt_ids.as_slice(), &self.device)?.unsqueeze(0)?;
-        let logits = self.weights.forward(&input, 0)?.squeeze(0)?;
+        // Until the forward pass succeeds the cache's content is unknown.
+        self.cached_ids.clear();
+        let input = Tensor::new(&prompt_ids[reused..], &self.device)?.unsqueeze(0)?;
+        let logits = self.weights.forward(&input, reused)?.squeeze(0)?;
+        self.cached_ids.clone_from(&prompt_ids);
         let prompt_seconds = started.elapsed().as_secs_f64();
 
         let started = Instant::now();
@@ -242,10 +265,11 @@ impl Llm {
             }
             text = decoded;
             let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
-            logits = self
-                .weights
-                .forward(&input, prompt_ids.len() + generated.len() - 1)?
-                .squeeze(0)?;
+            let position = self.cached_ids.len();
+            self.cached_ids.clear();
+            logits = self.weights.forward(&input, position)?.squeeze(0)?;
+            self.cached_ids.extend(&prompt_ids);
+            self.cached_ids.extend(&generated);
         }
         if text.len() > emitted && finish_reason != "interrupted" {
             on_text(&text[emitted..]);
@@ -254,6 +278,7 @@ impl Llm {
             text,
             GenerationStats {
                 prompt_tokens: prompt_ids.len(),
+                reused_prompt_tokens: reused,
                 generated_tokens: generated.len(),
                 prompt_seconds,
                 generation_seconds: started.elapsed().as_secs_f64(),
@@ -280,9 +305,27 @@ impl Llm {
         Ok(out)
     }
 
-    fn reset(&mut self) {
+    /// How many leading tokens of `prompt_ids` the cache already holds and can keep. At
+    /// least the last prompt token is always fed, as its logits start the answer.
+    fn reusable_prefix(&self, prompt_ids: &[u32]) -> usize {
+        if !matches!(self.weights, Weights::Llama(_)) {
+            return 0;
+        }
+        let shared = self
+            .cached_ids
+            .iter()
+            .zip(prompt_ids)
+            .take_while(|(a, b)| a == b)
+            .count();
+        shared.min(prompt_ids.len().saturating_sub(1))
+    }
+
+    /// Forgets the cached prompt, so the next generation computes it all (benchmarks).
+    pub fn reset(&mut self) {
+        self.cached_ids.clear();
         match &mut self.weights {
             Weights::Llama(m) => m.clear_kv_cache(),
+            Weights::CandleLlama(m) => m.clear_kv_cache(),
             Weights::Qwen3(m) => m.clear_kv_cache(),
             Weights::Gemma3(m) => m.clear_kv_cache(),
             // candle's qwen2 keeps no public reset; its cache is rebuilt at position 0.

@@ -181,6 +181,8 @@ impl RemoteLlm {
                 // The server's counts when it sends them; else pieces received, which servers
                 // send one token at a time.
                 prompt_tokens: usage.as_ref().map_or(0, |u| u.prompt_tokens),
+                // Whatever the server caches, it does not say.
+                reused_prompt_tokens: 0,
                 generated_tokens: usage.as_ref().map_or(pieces, |u| u.completion_tokens),
                 prompt_seconds: first.duration_since(started).as_secs_f64(),
                 generation_seconds: first.elapsed().as_secs_f64(),

@@ -1,6 +1,6 @@
 //! Tiny GGUF files with random weights, for tests: a `gemma3` model with a SentencePiece
-//! (`llama`) byte-fallback vocabulary and a `qwen3` model with a byte-level BPE (`gpt2`)
-//! vocabulary. Shared by the unit tests (src/llm) and tests/gguf.rs, which includes this
+//! (`llama`) byte-fallback vocabulary, and `qwen3` and `llama` models with a byte-level BPE
+//! (`gpt2`) vocabulary. Shared by the unit tests (src/llm) and tests/gguf.rs, which includes this
 //! file by path since dossier is a binary crate.
 
 #![allow(dead_code)]
@@ -285,6 +285,16 @@ pub fn gemma3(tiny: &Tiny) -> Vec<u8> {
         w.norm(format!("blk.{i}.post_attention_norm.weight"), tiny.hidden);
         w.norm(format!("blk.{i}.post_ffw_norm.weight"), tiny.hidden);
     }
+    w.bytes()
+}
+
+/// A `llama` GGUF (tied output projection, as SmolLM2) with a byte-level BPE vocabulary.
+pub fn llama(tiny: &Tiny) -> Vec<u8> {
+    let (mut w, _) = writer("llama", tiny, byte_level_vocabulary());
+    w.metadata.push((
+        "llama.rope.dimension_count".into(),
+        Value::U32(tiny.head_dim as u32),
+    ));
     w.bytes()
 }
 

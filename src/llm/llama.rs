@@ -1,0 +1,542 @@
+//! Llama-family text models from GGUF (SmolLM2, Llama 3.x, Mistral), on candle's quantized
+//! matmuls.
+//!
+//! Our own model rather than candle-transformers 0.11's `quantized_llama`, for speed and for
+//! the KV cache:
+//! - its matmuls take weights as they are; SmolLM2's are 576 wide, which candle's fast int8
+//!   kernels cannot take, so most of the time went to a slower dot product. Here weights are
+//!   widened where that pays (see `parts::Linear`);
+//! - its KV cache can only be cleared. Here a forward pass at position `start` keeps the
+//!   first `start` cached positions, so a prompt that shares a prefix with the previous one
+//!   (the system prompt, a chat's earlier turns) only computes the rest;
+//! - it dequantizes the whole token embedding to f32 and builds rotary tables for 4,096
+//!   positions whatever the model's context; here embedding rows are dequantized as used,
+//!   and the tables grow with the positions used;
+//! - it ignores Llama 3.1's rope frequency factors (`rope_freqs.weight`); here they apply.
+//!
+//! Mixture-of-experts files and partial rotary embeddings still go to candle's module
+//! (`Llama::supports`).
+
+use std::sync::Arc;
+
+use candle_core::quantized::{gguf_file, QTensor};
+use candle_core::{Device, Tensor};
+
+use super::parts::{attention_mask, Embedding, Linear, Norm, RopeLayout, Rotary};
+
+type Metadata = std::collections::HashMap<String, gguf_file::Value>;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub eps: f64,
+    pub rope_base: f32,
+    pub context_length: usize,
+}
+
+impl Config {
+    pub fn from_metadata(md: &Metadata) -> candle_core::Result<Self> {
+        let arch = md
+            .get("general.architecture")
+            .and_then(|v| v.to_string().ok())
+            .cloned()
+            .unwrap_or_else(|| "llama".to_owned());
+        let get = |key: &str| {
+            md.get(&format!("{arch}.{key}"))
+                .ok_or_else(|| candle_core::Error::Msg(format!("{arch}.{key} is missing")))
+        };
+        let get_u = |key: &str| get(key).and_then(|v| v.to_u32()).map(|n| n as usize);
+        let hidden = get_u("embedding_length")?;
+        let heads = get_u("attention.head_count")?;
+        if heads == 0 {
+            candle_core::bail!("{arch}: no attention heads");
+        }
+        let kv_heads = get_u("attention.head_count_kv").unwrap_or(heads);
+        if kv_heads == 0 || heads % kv_heads != 0 {
+            candle_core::bail!(
+                "{arch}: {heads} query heads cannot share {kv_heads} key/value heads"
+            );
+        }
+        Ok(Self {
+            hidden,
+            layers: get_u("block_count")?,
+            heads,
+            kv_heads,
+            head_dim: get_u("attention.key_length").unwrap_or(hidden / heads),
+            eps: get("attention.layer_norm_rms_epsilon")?.to_f32()? as f64,
+            rope_base: get("rope.freq_base")
+                .and_then(|v| v.to_f32())
+                .unwrap_or(10_000.0),
+            context_length: get_u("context_length").unwrap_or(4096),
+        })
+    }
+}
+
+struct Layer {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+    attention_norm: Norm,
+    ffn_norm: Norm,
+    /// Keys and values of positions `0..n`, shape (batch, kv_heads, n, head_dim).
+    cache: Option<(Tensor, Tensor)>,
+}
+
+impl Layer {
+    fn attention(
+        &mut self,
+        x: &Tensor,
+        rope: &Rotary,
+        start: usize,
+        mask: Option<&Tensor>,
+        cfg: &Config,
+    ) -> candle_core::Result<Tensor> {
+        let (batch, seq_len, _) = x.dims3()?;
+        let split = |t: Tensor, heads: usize| {
+            t.reshape((batch, seq_len, heads, cfg.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = rope.apply(&split(self.q.forward(x)?, cfg.heads)?, start)?;
+        let k = rope.apply(&split(self.k.forward(x)?, cfg.kv_heads)?, start)?;
+        let v = split(self.v.forward(x)?, cfg.kv_heads)?;
+
+        let (k, v) = match self.cache.take() {
+            Some((ck, cv)) if start > 0 => {
+                // Positions from `start` on are being recomputed: keep only what precedes.
+                let (ck, cv) = (ck.narrow(2, 0, start)?, cv.narrow(2, 0, start)?);
+                (
+                    Tensor::cat(&[&ck, &k], 2)?.contiguous()?,
+                    Tensor::cat(&[&cv, &v], 2)?.contiguous()?,
+                )
+            }
+            _ => (k, v),
+        };
+        self.cache = Some((k.clone(), v.clone()));
+
+        let groups = cfg.heads / cfg.kv_heads;
+        let k = candle_transformers::utils::repeat_kv(k, groups)?;
+        let v = candle_transformers::utils::repeat_kv(v, groups)?;
+        let mut scores = (q.matmul(&k.t()?)? / (cfg.head_dim as f64).sqrt())?;
+        if let Some(mask) = mask {
+            scores = scores.broadcast_add(mask)?;
+        }
+        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let out = weights.matmul(&v)?.transpose(1, 2)?.reshape((
+            batch,
+            seq_len,
+            cfg.heads * cfg.head_dim,
+        ))?;
+        self.o.forward(&out)
+    }
+
+    fn feed_forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let gate = candle_nn::ops::silu(&self.gate.forward(x)?)?;
+        self.down.forward(&(gate * self.up.forward(x)?)?)
+    }
+
+    fn cached_positions(&self) -> usize {
+        self.cache
+            .as_ref()
+            .and_then(|(k, _)| k.dim(2).ok())
+            .unwrap_or(0)
+    }
+}
+
+pub struct Llama {
+    cfg: Config,
+    embedding: Embedding,
+    layers: Vec<Layer>,
+    output_norm: Norm,
+    output: Linear,
+    rope: Rotary,
+    device: Device,
+}
+
+impl Llama {
+    /// Whether this module runs the file; the others go to candle's `quantized_llama`.
+    pub fn supports(content: &gguf_file::Content) -> bool {
+        let md = &content.metadata;
+        let arch = md
+            .get("general.architecture")
+            .and_then(|v| v.to_string().ok())
+            .cloned()
+            .unwrap_or_default();
+        let u = |key: &str| {
+            md.get(&format!("{arch}.{key}"))
+                .and_then(|v| v.to_u32().ok())
+        };
+        let Ok(cfg) = Config::from_metadata(md) else {
+            return false;
+        };
+        let experts = u("expert_count").unwrap_or(0);
+        let rotated = u("rope.dimension_count").map_or(cfg.head_dim, |n| n as usize);
+        experts <= 1 && rotated == cfg.head_dim
+    }
+
+    pub fn from_gguf<R: std::io::Read + std::io::Seek>(
+        content: gguf_file::Content,
+        reader: &mut R,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
+        Self::load(content, reader, device, false)
+    }
+
+    /// With `dequantize`, every matmul runs on f32 weights and activations (a float
+    /// reference, for comparisons).
+    fn load<R: std::io::Read + std::io::Seek>(
+        content: gguf_file::Content,
+        reader: &mut R,
+        device: &Device,
+        dequantize: bool,
+    ) -> candle_core::Result<Self> {
+        let linear = |t: Arc<QTensor>| -> candle_core::Result<Linear> {
+            if dequantize {
+                Linear::dequantized(&t, device)
+            } else {
+                Linear::new(t)
+            }
+        };
+        let cfg = Config::from_metadata(&content.metadata)?;
+        let embedding_table = Arc::new(content.tensor(reader, "token_embd.weight", device)?);
+        let (output, embedding) = match content.tensor(reader, "output.weight", device) {
+            Ok(t) => (linear(Arc::new(t))?, Embedding::new(embedding_table)?),
+            Err(_) => {
+                // Tied: the embedding reads the output projection's bytes (widened or not).
+                let output = linear(embedding_table.clone())?;
+                let embedding = match output.quantized_weight() {
+                    Some(shared) => Embedding::leading(shared, cfg.hidden)?,
+                    None => Embedding::new(embedding_table)?,
+                };
+                (output, embedding)
+            }
+        };
+        let frequency_factors = match content.tensor(reader, "rope_freqs.weight", device) {
+            Ok(t) => Some(t.dequantize(device)?.flatten_all()?.to_vec1::<f32>()?),
+            Err(_) => None,
+        };
+        let mut layers = Vec::with_capacity(cfg.layers);
+        for index in 0..cfg.layers {
+            let mut tensor = |name: &str| {
+                content
+                    .tensor(reader, &format!("blk.{index}.{name}.weight"), device)
+                    .and_then(|t| linear(Arc::new(t)))
+            };
+            let q = tensor("attn_q")?;
+            let k = tensor("attn_k")?;
+            let v = tensor("attn_v")?;
+            let o = tensor("attn_output")?;
+            let gate = tensor("ffn_gate")?;
+            let up = tensor("ffn_up")?;
+            let down = tensor("ffn_down")?;
+            let mut norm = |name: &str| {
+                Norm::load(
+                    &content,
+                    reader,
+                    &format!("blk.{index}.{name}.weight"),
+                    cfg.eps,
+                    device,
+                )
+            };
+            layers.push(Layer {
+                q,
+                k,
+                v,
+                o,
+                gate,
+                up,
+                down,
+                attention_norm: norm("attn_norm")?,
+                ffn_norm: norm("ffn_norm")?,
+                cache: None,
+            });
+        }
+        let output_norm = Norm::load(&content, reader, "output_norm.weight", cfg.eps, device)?;
+        Ok(Self {
+            rope: Rotary::new(
+                cfg.head_dim,
+                cfg.rope_base,
+                RopeLayout::Interleaved,
+                frequency_factors.as_deref(),
+                device,
+            )?,
+            cfg,
+            embedding,
+            layers,
+            output_norm,
+            output,
+            device: device.clone(),
+        })
+    }
+
+    /// Logits of the last position, shape (batch, vocab). `start` is the position of the
+    /// first token of `input`: the cache keeps positions `0..start` (computed by earlier
+    /// calls) and drops any after them, so 0 starts a new sequence and a shared prefix is
+    /// reused by starting after it.
+    pub fn forward(&mut self, input: &Tensor, start: usize) -> candle_core::Result<Tensor> {
+        let (batch, seq_len) = input.dims2()?;
+        if seq_len == 0 {
+            candle_core::bail!("llama: empty input");
+        }
+        if start > self.cached_positions() {
+            candle_core::bail!(
+                "llama: position {start} is past the {} cached positions",
+                self.cached_positions()
+            );
+        }
+        let end = start + seq_len;
+        if end > self.cfg.context_length {
+            candle_core::bail!(
+                "llama: position {end} is past the model's context of {}",
+                self.cfg.context_length
+            );
+        }
+        self.rope.ensure(end, self.cfg.context_length)?;
+
+        let ids = input.flatten_all()?.to_vec1::<u32>()?;
+        let mut x = self.embedding.forward(&ids, &self.device)?.reshape((
+            batch,
+            seq_len,
+            self.cfg.hidden,
+        ))?;
+        let mask = attention_mask(start, seq_len, 0, end, None, &self.device)?;
+        for layer in &mut self.layers {
+            let attended = layer.attention(
+                &layer.attention_norm.forward(&x)?,
+                &self.rope,
+                start,
+                mask.as_ref(),
+                &self.cfg,
+            )?;
+            x = (attended + &x)?;
+            x = (layer.feed_forward(&layer.ffn_norm.forward(&x)?)? + &x)?;
+        }
+        let last = x.narrow(1, seq_len - 1, 1)?.squeeze(1)?;
+        self.output.forward(&self.output_norm.forward(&last)?)
+    }
+
+    /// Positions whose keys and values are cached (a later `forward` may start at any
+    /// position up to this).
+    pub fn cached_positions(&self) -> usize {
+        self.layers.first().map_or(0, Layer::cached_positions)
+    }
+
+    pub fn clear_kv_cache(&mut self) {
+        for layer in &mut self.layers {
+            layer.cache = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::synthetic::{self, Tiny};
+    use candle_core::quantized::GgmlDType;
+    use candle_transformers::models::quantized_llama;
+
+    fn content(bytes: &[u8]) -> (gguf_file::Content, std::io::Cursor<Vec<u8>>) {
+        let mut reader = std::io::Cursor::new(bytes.to_vec());
+        let content = gguf_file::Content::read(&mut reader).unwrap();
+        (content, reader)
+    }
+
+    fn ours(bytes: &[u8]) -> Llama {
+        let (content, mut reader) = content(bytes);
+        assert!(Llama::supports(&content));
+        Llama::from_gguf(content, &mut reader, &Device::Cpu).unwrap()
+    }
+
+    fn candles(bytes: &[u8]) -> quantized_llama::ModelWeights {
+        let (content, mut reader) = content(bytes);
+        quantized_llama::ModelWeights::from_gguf(content, &mut reader, &Device::Cpu).unwrap()
+    }
+
+    fn ids(n: usize) -> Vec<u32> {
+        (0..n).map(|i| 3 + ((i * 37 + 11) % 250) as u32).collect()
+    }
+
+    fn run(
+        forward: &mut dyn FnMut(&Tensor, usize) -> candle_core::Result<Tensor>,
+        tokens: &[u32],
+        start: usize,
+    ) -> Vec<f32> {
+        let input = Tensor::new(tokens, &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        forward(&input, start)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
+    fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    /// candle's module is the reference: on the same float weights both compute the same
+    /// logits, for a prompt and then token by token.
+    #[test]
+    fn matches_candles_llama_on_the_same_weights() {
+        let bytes = synthetic::llama(&Tiny::default());
+        let mut mine = ours(&bytes);
+        let mut reference = candles(&bytes);
+        let tokens = ids(12);
+        let a = run(&mut |x, s| mine.forward(x, s), &tokens[..9], 0);
+        let b = run(&mut |x, s| reference.forward(x, s), &tokens[..9], 0);
+        assert!(max_difference(&a, &b) < 1e-4, "{}", max_difference(&a, &b));
+        for (position, token) in tokens.iter().enumerate().skip(9) {
+            let a = run(&mut |x, s| mine.forward(x, s), &[*token], position);
+            let b = run(&mut |x, s| reference.forward(x, s), &[*token], position);
+            assert!(max_difference(&a, &b) < 1e-4, "{}", max_difference(&a, &b));
+        }
+    }
+
+    /// Widened Q8_0 weights (where this CPU has the int8 tiles) change only the rounding of
+    /// activations.
+    #[test]
+    fn quantized_weights_stay_close_to_candles_llama() {
+        let bytes = synthetic::llama(&Tiny {
+            dtype: GgmlDType::Q8_0,
+            ..Tiny::default()
+        });
+        let tokens = ids(20);
+        let a = run(&mut |x, s| ours(&bytes).forward(x, s), &tokens, 0);
+        let b = run(&mut |x, s| candles(&bytes).forward(x, s), &tokens, 0);
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(
+            max_difference(&a, &b) < 0.05 * scale,
+            "{} of {scale}",
+            max_difference(&a, &b)
+        );
+    }
+
+    #[test]
+    fn a_shared_prefix_is_reused_not_recomputed() {
+        let bytes = synthetic::llama(&Tiny::default());
+        let mut model = ours(&bytes);
+        let first = ids(16);
+        let mut second = first[..10].to_vec();
+        second.extend([40, 41, 42, 43]);
+        let fresh = run(&mut |x, s| ours(&bytes).forward(x, s), &second, 0);
+
+        run(&mut |x, s| model.forward(x, s), &first, 0);
+        assert_eq!(model.cached_positions(), 16);
+        // The second prompt shares 10 tokens: only the last 4 are fed.
+        let reused = run(&mut |x, s| model.forward(x, s), &second[10..], 10);
+        assert_eq!(model.cached_positions(), 14);
+        assert!(
+            max_difference(&fresh, &reused) < 1e-4,
+            "{}",
+            max_difference(&fresh, &reused)
+        );
+        assert!(
+            model
+                .forward(&Tensor::new(&[[5u32]], &Device::Cpu).unwrap(), 20)
+                .is_err(),
+            "a start past the cache is an error"
+        );
+    }
+
+    #[test]
+    fn mixture_of_experts_files_go_to_candle() {
+        let bytes = synthetic::llama(&Tiny::default());
+        let (mut content, _) = content(&bytes);
+        assert!(Llama::supports(&content));
+        content
+            .metadata
+            .insert("llama.expert_count".into(), gguf_file::Value::U32(8));
+        assert!(!Llama::supports(&content));
+    }
+}
+
+/// The real SmolLM2 from `make models`: widening the weights (parts::Linear) rounds
+/// activations in blocks of 256 instead of 32, so the quantized model must stay close to
+/// the same weights run in f32.
+#[cfg(test)]
+mod real_model {
+    use super::*;
+
+    fn log_softmax(logits: &[f32]) -> Vec<f64> {
+        let max = logits.iter().copied().fold(f32::MIN, f32::max);
+        let sum: f64 = logits.iter().map(|x| f64::from(x - max).exp()).sum();
+        logits
+            .iter()
+            .map(|x| f64::from(x - max) - sum.ln())
+            .collect()
+    }
+
+    fn argmax(values: &[f64]) -> usize {
+        values
+            .iter()
+            .enumerate()
+            .fold(
+                (0, f64::MIN),
+                |best, (i, v)| if *v > best.1 { (i, *v) } else { best },
+            )
+            .0
+    }
+
+    /// Measured on 300 positions of this text: 278 of 300 top tokens agree, mean KL 0.020
+    /// (candle's own module, rounding in blocks of 32: 284, 0.007).
+    #[test]
+    fn smollm2_quantized_stays_close_to_its_f32_weights() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let path = root.join("models/llm/SmolLM2-135M-Instruct.Q4_1.gguf");
+        let path = crate::llm::requantize::fast_variant(&path)
+            .unwrap_or_else(|e| panic!("{e:#} (run `make models`)"));
+        let read = || {
+            let mut file = std::fs::File::open(&path).unwrap();
+            let content = gguf_file::Content::read(&mut file).unwrap();
+            (content, file)
+        };
+        let (content, mut file) = read();
+        let tokenizer = crate::llm::tokenizer::from_gguf(&content.metadata).unwrap();
+        let mut quantized = Llama::from_gguf(content, &mut file, &Device::Cpu).unwrap();
+        let (content, mut file) = read();
+        let mut float = Llama::load(content, &mut file, &Device::Cpu, true).unwrap();
+
+        let text =
+            std::fs::read_to_string(root.join("samples/text/service-agreement.txt")).unwrap();
+        let ids = tokenizer.encode(text.as_str(), false).unwrap().get_ids()[..100].to_vec();
+        let (mut agree, mut divergence) = (0, 0.0);
+        for (position, id) in ids.iter().enumerate() {
+            let input = Tensor::new(&[[*id]], &Device::Cpu).unwrap();
+            let next = |model: &mut Llama| {
+                let logits: Vec<f32> = model
+                    .forward(&input, position)
+                    .unwrap()
+                    .squeeze(0)
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                log_softmax(&logits)
+            };
+            let (p, q) = (next(&mut float), next(&mut quantized));
+            agree += usize::from(argmax(&p) == argmax(&q));
+            divergence += p
+                .iter()
+                .zip(&q)
+                .map(|(p, q)| p.exp() * (p - q))
+                .sum::<f64>();
+        }
+        let divergence = divergence / ids.len() as f64;
+        assert!(agree >= 85, "{agree} of 100 top tokens agree");
+        assert!(divergence < 0.05, "mean KL {divergence}");
+    }
+}

@@ -1,0 +1,423 @@
+//! Building blocks shared by our own model implementations (llama.rs, gemma3.rs): a
+//! quantized linear layer that reaches candle's fastest kernels, the token embedding kept
+//! quantized, RMS norm, rotary tables that grow with use, and the attention mask.
+
+use std::sync::Arc;
+
+use candle_core::quantized::{ggml_file, GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Tensor, D};
+
+/// The rotary tables grow in steps of at least this many positions, doubling, so that a
+/// long answer rebuilds them a handful of times rather than once per token.
+pub(crate) const MIN_ROPE_POSITIONS: usize = 256;
+
+/// candle's repacked int8 kernels (AVX-512 VNNI or AVX-VNNI tiles) quantize activations in
+/// 256-value blocks, so they only take weights whose input width is a multiple of 256.
+/// Small models are not: SmolLM2-135M is 576 wide, Gemma 3 270M 640. Such weights fall back
+/// to a per-row dot product that is several times slower per weight.
+const REPACK_BLOCK: usize = 256;
+/// The repacked kernels work on tiles of this many output rows.
+const REPACK_TILE_ROWS: usize = 16;
+
+/// A linear layer on a quantized weight. Where the CPU has candle's repacked Q8_0 kernels
+/// and the input width is not a multiple of 256, the weight is widened with zero blocks
+/// (exact: zero blocks add nothing) and the input with zeros, which costs up to a third
+/// more multiply-adds but runs on the kernels that are 4–5× faster.
+pub(crate) struct Linear {
+    matmul: QMatMul,
+    in_features: usize,
+    padded_in_features: usize,
+}
+
+impl Linear {
+    pub(crate) fn new(weight: Arc<QTensor>) -> candle_core::Result<Self> {
+        let (out_features, in_features) = weight.shape().dims2()?;
+        let padded = in_features.next_multiple_of(REPACK_BLOCK);
+        let worth_padding = weight.dtype() == GgmlDType::Q8_0
+            && padded != in_features
+            && out_features.is_multiple_of(REPACK_TILE_ROWS)
+            && has_int8_tiles();
+        if !worth_padding {
+            return Ok(Self {
+                matmul: QMatMul::from_arc(weight)?,
+                in_features,
+                padded_in_features: in_features,
+            });
+        }
+        let widened = pad_rows(&weight, padded)?;
+        Ok(Self {
+            matmul: QMatMul::from_arc(Arc::new(widened))?,
+            in_features,
+            padded_in_features: padded,
+        })
+    }
+
+    /// Runs on f32 weights and activations (the float reference for comparisons).
+    pub(crate) fn dequantized(weight: &QTensor, device: &Device) -> candle_core::Result<Self> {
+        let (_, in_features) = weight.shape().dims2()?;
+        Ok(Self {
+            matmul: QMatMul::Tensor(weight.dequantize(device)?),
+            in_features,
+            padded_in_features: in_features,
+        })
+    }
+
+    /// The quantized weight this layer multiplies by (widened, if it was), for a token
+    /// embedding tied to an output projection to share. `None` for dequantized weights.
+    pub(crate) fn quantized_weight(&self) -> Option<Arc<QTensor>> {
+        match &self.matmul {
+            QMatMul::QTensor(weight) => Some(weight.clone()),
+            _ => None,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_padded(&self) -> bool {
+        self.padded_in_features != self.in_features
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.padded_in_features == self.in_features {
+            return self.matmul.forward(x);
+        }
+        let x = x.pad_with_zeros(D::Minus1, 0, self.padded_in_features - self.in_features)?;
+        self.matmul.forward(&x)
+    }
+}
+
+/// Whether candle 0.11 will run Q8_0 weights on its repacked int8 tiles here (it checks
+/// the same CPU features at run time; AVX2 alone does not qualify for Q8_0).
+fn has_int8_tiles() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni"))
+            || (is_x86_feature_detected!("avxvnni") && is_x86_feature_detected!("avx2"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Copies a 2-D quantized weight with each row widened to `width` values by zero blocks.
+/// ggml rows are whole blocks, so this is a byte copy, no requantization.
+fn pad_rows(weight: &QTensor, width: usize) -> candle_core::Result<QTensor> {
+    let (rows, columns) = weight.shape().dims2()?;
+    let dtype = weight.dtype();
+    let block = dtype.block_size();
+    if !columns.is_multiple_of(block) || !width.is_multiple_of(block) {
+        candle_core::bail!("rows of {columns} do not pad to {width} in whole {dtype:?} blocks");
+    }
+    let row_bytes = columns / block * dtype.type_size();
+    let padded_row_bytes = width / block * dtype.type_size();
+    let data = weight.data()?;
+    let mut padded = vec![0u8; rows * padded_row_bytes];
+    for (source, target) in data
+        .chunks_exact(row_bytes)
+        .zip(padded.chunks_exact_mut(padded_row_bytes))
+    {
+        target[..row_bytes].copy_from_slice(source);
+    }
+    ggml_file::qtensor_from_ggml(dtype, &padded, vec![rows, width], &weight.device())
+}
+
+/// The token embedding, kept quantized: rows are dequantized as tokens need them, instead
+/// of holding the whole table in f32 (113 MB for SmolLM2's 49,152 × 576, 670 MB for Gemma 3's
+/// 262,144 × 640).
+pub(crate) struct Embedding {
+    table: Arc<QTensor>,
+    vocab: usize,
+    /// Values per stored row, and the leading ones that are the embedding: a table shared
+    /// with a widened output projection has zero blocks after them.
+    width: usize,
+    hidden: usize,
+    row_bytes: usize,
+}
+
+impl Embedding {
+    pub(crate) fn new(table: Arc<QTensor>) -> candle_core::Result<Self> {
+        let hidden = table.shape().dims2()?.1;
+        Self::leading(table, hidden)
+    }
+
+    /// The embedding is the first `hidden` values of each row of `table`.
+    pub(crate) fn leading(table: Arc<QTensor>, hidden: usize) -> candle_core::Result<Self> {
+        let (vocab, width) = table.shape().dims2()?;
+        let dtype = table.dtype();
+        // ggml stores whole blocks per row, so a row is a byte range of the table.
+        if width % dtype.block_size() != 0 || hidden > width {
+            candle_core::bail!("token_embd rows of {width} are not whole {dtype:?} blocks");
+        }
+        let row_bytes = width / dtype.block_size() * dtype.type_size();
+        Ok(Self {
+            table,
+            vocab,
+            width,
+            hidden,
+            row_bytes,
+        })
+    }
+
+    pub(crate) fn forward(&self, ids: &[u32], device: &Device) -> candle_core::Result<Tensor> {
+        let data = self.table.data()?;
+        let mut rows = Vec::with_capacity(ids.len() * self.row_bytes);
+        for &id in ids {
+            let id = id as usize;
+            if id >= self.vocab {
+                candle_core::bail!("token id {id} is outside the vocabulary of {}", self.vocab);
+            }
+            rows.extend_from_slice(&data[id * self.row_bytes..(id + 1) * self.row_bytes]);
+        }
+        let dtype: GgmlDType = self.table.dtype();
+        let rows = ggml_file::qtensor_from_ggml(dtype, &rows, vec![ids.len(), self.width], device)?
+            .dequantize(device)?;
+        if self.width == self.hidden {
+            Ok(rows)
+        } else {
+            rows.narrow(1, 0, self.hidden)?.contiguous()
+        }
+    }
+}
+
+pub(crate) struct Norm {
+    weight: Tensor,
+    eps: f32,
+}
+
+impl Norm {
+    pub(crate) fn load<R: std::io::Read + std::io::Seek>(
+        content: &candle_core::quantized::gguf_file::Content,
+        reader: &mut R,
+        name: &str,
+        eps: f64,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
+        let weight = content.tensor(reader, name, device)?.dequantize(device)?;
+        Ok(Self {
+            weight,
+            eps: eps as f32,
+        })
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps)
+    }
+}
+
+/// How a model pairs the dimensions it rotates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RopeLayout {
+    /// (2i, 2i+1): llama.cpp's "normal" rope; llama GGUFs store q and k permuted for it.
+    Interleaved,
+    /// (i, i + d/2): NeoX, used by Gemma and Qwen.
+    Halves,
+}
+
+/// Sine and cosine tables for one rope base, covering positions `0..len`.
+pub(crate) struct Rotary {
+    inverse_frequencies: Vec<f32>,
+    layout: RopeLayout,
+    cos: Tensor,
+    sin: Tensor,
+    pub(crate) len: usize,
+}
+
+impl Rotary {
+    /// `frequency_factors` (Llama 3.1's long-context scaling, the GGUF's `rope_freqs`
+    /// tensor) divide the frequencies one by one.
+    pub(crate) fn new(
+        rotated_dims: usize,
+        base: f32,
+        layout: RopeLayout,
+        frequency_factors: Option<&[f32]>,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
+        let mut inverse_frequencies = (0..rotated_dims)
+            .step_by(2)
+            .map(|i| 1.0 / base.powf(i as f32 / rotated_dims as f32))
+            .collect::<Vec<_>>();
+        if let Some(factors) = frequency_factors {
+            if factors.len() != inverse_frequencies.len() {
+                candle_core::bail!(
+                    "rope_freqs has {} factors for {} frequencies",
+                    factors.len(),
+                    inverse_frequencies.len()
+                );
+            }
+            for (frequency, factor) in inverse_frequencies.iter_mut().zip(factors) {
+                *frequency /= factor;
+            }
+        }
+        let empty = Tensor::zeros((0, rotated_dims / 2), DType::F32, device)?;
+        Ok(Self {
+            inverse_frequencies,
+            layout,
+            cos: empty.clone(),
+            sin: empty,
+            len: 0,
+        })
+    }
+
+    /// Makes the tables cover `positions` (at most `limit`).
+    pub(crate) fn ensure(&mut self, positions: usize, limit: usize) -> candle_core::Result<()> {
+        if positions <= self.len {
+            return Ok(());
+        }
+        let len = positions
+            .next_power_of_two()
+            .max(MIN_ROPE_POSITIONS)
+            .min(limit.max(positions));
+        let half = self.inverse_frequencies.len();
+        let mut angles = Vec::with_capacity(len * half);
+        for position in 0..len {
+            angles.extend(self.inverse_frequencies.iter().map(|f| position as f32 * f));
+        }
+        let device = self.cos.device().clone();
+        let angles = Tensor::from_vec(angles, (len, half), &device)?;
+        self.cos = angles.cos()?;
+        self.sin = angles.sin()?;
+        self.len = len;
+        Ok(())
+    }
+
+    /// Rotates `x` of shape (batch, heads, seq_len, head_dim), whose first position is
+    /// `start`.
+    pub(crate) fn apply(&self, x: &Tensor, start: usize) -> candle_core::Result<Tensor> {
+        let (_, _, seq_len, _) = x.dims4()?;
+        let cos = self.cos.narrow(0, start, seq_len)?;
+        let sin = self.sin.narrow(0, start, seq_len)?;
+        let x = x.contiguous()?;
+        match self.layout {
+            RopeLayout::Halves => candle_nn::rotary_emb::rope(&x, &cos, &sin),
+            RopeLayout::Interleaved => candle_nn::rotary_emb::rope_i(&x, &cos, &sin),
+        }
+    }
+}
+
+/// An additive mask (0 or -inf) of shape (seq_len, kv_len) for queries at positions
+/// `start..start + seq_len` over keys at `kv_start..kv_start + kv_len`: causal, and within
+/// `window` positions for local layers. `None` when nothing is masked.
+pub(crate) fn attention_mask(
+    start: usize,
+    seq_len: usize,
+    kv_start: usize,
+    kv_len: usize,
+    window: Option<usize>,
+    device: &Device,
+) -> candle_core::Result<Option<Tensor>> {
+    let mut any_masked = false;
+    let mut values = Vec::with_capacity(seq_len * kv_len);
+    for i in 0..seq_len {
+        let query = start + i;
+        for j in 0..kv_len {
+            let key = kv_start + j;
+            let visible = key <= query && window.is_none_or(|w| query - key < w);
+            any_masked |= !visible;
+            values.push(if visible { 0f32 } else { f32::NEG_INFINITY });
+        }
+    }
+    if !any_masked {
+        return Ok(None);
+    }
+    Tensor::from_vec(values, (seq_len, kv_len), device).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weight(rows: usize, columns: usize) -> QTensor {
+        let values: Vec<f32> = (0..rows * columns)
+            .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
+            .collect();
+        let t = Tensor::from_vec(values, (rows, columns), &Device::Cpu).unwrap();
+        QTensor::quantize(&t, GgmlDType::Q8_0).unwrap()
+    }
+
+    #[test]
+    fn a_widened_weight_computes_what_the_original_does() {
+        let w = weight(32, 576);
+        let x = Tensor::from_vec(
+            (0..3 * 576)
+                .map(|i| ((i % 13) as f32 - 6.0) / 7.0)
+                .collect(),
+            (3, 576),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let reference = x
+            .matmul(&w.dequantize(&Device::Cpu).unwrap().t().unwrap())
+            .unwrap();
+        let linear = Linear::new(Arc::new(w)).unwrap();
+        assert_eq!(linear.is_padded(), has_int8_tiles());
+        let got = linear.forward(&x).unwrap();
+        assert_eq!(got.dims(), &[3, 32]);
+        // Activations are rounded to 8 bits by either kernel; the sums stay close.
+        let difference: f32 = (got - &reference)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        let scale: f32 = reference
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert!(difference < 0.02 * scale, "{difference} of {scale}");
+    }
+
+    #[test]
+    fn padding_rows_keeps_every_value_and_adds_zeros() {
+        let w = weight(16, 96);
+        let padded = pad_rows(&w, 256).unwrap();
+        assert_eq!(padded.shape().dims(), &[16, 256]);
+        let original = w.dequantize(&Device::Cpu).unwrap();
+        let widened = padded.dequantize(&Device::Cpu).unwrap();
+        let kept = widened.narrow(1, 0, 96).unwrap();
+        assert_eq!(
+            (kept - &original)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap(),
+            0.0
+        );
+        let zeros = widened.narrow(1, 96, 160).unwrap();
+        assert_eq!(
+            zeros
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap(),
+            0.0
+        );
+    }
+
+    #[test]
+    fn the_mask_hides_keys_outside_the_window_and_the_future() {
+        let mask = |start, seq, kv_start, kv_len, window| {
+            attention_mask(start, seq, kv_start, kv_len, window, &Device::Cpu)
+                .unwrap()
+                .map(|m| m.to_vec2::<f32>().unwrap())
+        };
+        // One token at position 10 over the cached keys 7..=10: all inside a window of 4.
+        assert!(mask(10, 1, 7, 4, Some(4)).is_none());
+        // A window of 3 hides key 7 (10 - 7 = 3 positions back).
+        let hidden = mask(10, 1, 7, 4, Some(3)).unwrap();
+        assert_eq!(hidden[0][0], f32::NEG_INFINITY);
+        assert_eq!(&hidden[0][1..], &[0.0, 0.0, 0.0]);
+        // A prompt is causal.
+        let causal = mask(0, 2, 0, 2, None).unwrap();
+        assert_eq!(causal, vec![vec![0.0, f32::NEG_INFINITY], vec![0.0, 0.0]]);
+    }
+}
