@@ -294,6 +294,53 @@ impl Rotary {
     }
 }
 
+/// Keys or values of positions `0..len`, shape (batch, heads, len, head_dim), in a buffer
+/// that grows by doubling, so that a decoding step writes one position instead of copying
+/// the whole cache (which `Tensor::cat` does).
+#[derive(Default)]
+pub(crate) struct CacheBuffer {
+    buffer: Option<Tensor>,
+    len: usize,
+}
+
+impl CacheBuffer {
+    /// Writes `new` at positions `start..`, dropping anything cached from `start` on, and
+    /// returns positions `0..start + new`.
+    pub(crate) fn write(&mut self, start: usize, new: &Tensor) -> candle_core::Result<Tensor> {
+        let (batch, heads, added, head_dim) = new.dims4()?;
+        if start > self.len {
+            candle_core::bail!("position {start} is past the {} cached", self.len);
+        }
+        let end = start + added;
+        let capacity = self.buffer.as_ref().map_or(0, |b| b.dim(2).unwrap_or(0));
+        if end > capacity {
+            let grown = Tensor::zeros(
+                (batch, heads, end.max(2 * capacity).max(64), head_dim),
+                new.dtype(),
+                new.device(),
+            )?;
+            if let Some(old) = &self.buffer {
+                if start > 0 {
+                    grown.slice_set(&old.narrow(2, 0, start)?.contiguous()?, 2, 0)?;
+                }
+            }
+            self.buffer = Some(grown);
+        }
+        let buffer = self.buffer.as_ref().expect("allocated above");
+        buffer.slice_set(&new.contiguous()?, 2, start)?;
+        self.len = end;
+        buffer.narrow(2, 0, end)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
 /// An additive mask (0 or -inf) of shape (seq_len, kv_len) for queries at positions
 /// `start..start + seq_len` over keys at `kv_start..kv_start + kv_len`: causal, and within
 /// `window` positions for local layers. `None` when nothing is masked.
