@@ -56,12 +56,16 @@ def llama_cpp_side(model, prompt, tokens, runs, threads):
     return best
 
 
-def dossier_side(binary, model, prompt_file, tokens, runs, threads):
+def dossier_side(binary, model, prompt_file, tokens, runs, threads, candle_module=False):
     cmd = [binary, "--threads", str(threads), "bench-llm", "--prompt-file", prompt_file,
            "--tokens", str(tokens), "--runs", str(runs)]
     if model:
         cmd += ["--model", model]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    env = dict(os.environ)
+    if candle_module:
+        # candle-transformers' quantized_llama instead of dossier's own llama module.
+        env["DOSSIER_CANDLE_LLAMA"] = "1"
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     d = json.loads(out)
     d.pop("runs", None)
     return d
@@ -77,6 +81,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--candle-module", action="store_true",
+                    help="also run dossier on candle's own llama module (the reference)")
     args = ap.parse_args()
 
     prompt = open(args.prompt_file).read().strip()
@@ -93,12 +99,21 @@ def main():
         d = dossier_side(args.dossier, gguf, args.prompt_file, args.tokens, args.runs,
                          args.threads)
         l = llama_cpp_side(gguf, prompt, args.tokens, args.runs, args.threads)
-        rounds.append({
+        round_ = {
             "dossier": d, "llama_cpp": l,
             "prompt_ratio": d["prompt_tokens_per_second"] / l["prompt_tokens_per_second"],
             "generation_ratio":
                 d["generation_tokens_per_second"] / l["generation_tokens_per_second"],
-        })
+        }
+        if args.candle_module:
+            c = dossier_side(args.dossier, gguf, args.prompt_file, args.tokens, args.runs,
+                             args.threads, candle_module=True)
+            round_["dossier_candle_module"] = c
+            round_["candle_module_prompt_ratio"] = (
+                c["prompt_tokens_per_second"] / l["prompt_tokens_per_second"])
+            round_["candle_module_generation_ratio"] = (
+                c["generation_tokens_per_second"] / l["generation_tokens_per_second"])
+        rounds.append(round_)
     print(json.dumps({"gguf": gguf, "threads": args.threads, "tokens": args.tokens,
                       "rounds": rounds}, indent=2))
 

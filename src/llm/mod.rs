@@ -132,10 +132,17 @@ impl Llm {
             .map(|n| n as usize)
             .unwrap_or(2048);
         let (weights, context_window) = match architecture.as_str() {
-            "llama" | "mistral" if llama::Llama::supports(&content) => (
-                Weights::Llama(llama::Llama::from_gguf(content, &mut file, &device)?),
-                context_length,
-            ),
+            // DOSSIER_CANDLE_LLAMA=1 runs candle's module instead, to compare answers and
+            // speed with the reference implementation (BENCHMARKS.md).
+            "llama" | "mistral"
+                if llama::Llama::supports(&content)
+                    && std::env::var_os("DOSSIER_CANDLE_LLAMA").is_none() =>
+            {
+                (
+                    Weights::Llama(llama::Llama::from_gguf(content, &mut file, &device)?),
+                    context_length,
+                )
+            }
             "llama" | "mistral" => (
                 Weights::CandleLlama(quantized_llama::ModelWeights::from_gguf(
                     content, &mut file, &device,
