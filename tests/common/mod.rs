@@ -45,7 +45,11 @@ pub fn dossier(store: &Path) -> Command {
         .env("DOSSIER_MODELS", models())
         .env("DOSSIER_STORE", store)
         .env_remove("DOSSIER_MODEL")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        // Tests run side by side on few cores; the LLM's threads spin-wait for each other,
+        // so two generating processes with two threads each would stall one another
+        // (BENCHMARKS.md, "dossier's own llama module"). One thread each.
+        .env("CANDLE_NUM_THREADS", "1");
     command
 }
 
