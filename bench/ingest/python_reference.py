@@ -9,9 +9,10 @@ store writes. Two embedders:
     carries (fp32 safetensors; the same tokenizer.json dossier's models/embed/ comes from).
     Chunks are decoded back to text and passed to `model.encode(texts, batch_size=B)`, the
     way a Python RAG pipeline calls it (it sorts by length and pads per batch itself).
---embedder onnx: the SAME int8 model file dossier loads (models/embed/model.onnx) through
-    onnxruntime's Python API, mean pooling over the attention mask and L2 normalisation as
-    dossier does: isolates the pipeline around the model from the model itself.
+--embedder onnx: the SAME graph dossier loads (models/embed/model_quantized.onnx, or
+    --graph FILE under models/embed/, e.g. the downloaded model.onnx) through onnxruntime's
+    Python API, mean pooling over the attention mask and L2 normalisation as dossier does:
+    isolates the pipeline around the model from the model itself.
 
 Chunks: each page's text is tokenised with the model's tokenizer (no special tokens) and cut
 into windows of at most 254 tokens with 32 tokens of overlap; [CLS]/[SEP] are added around
@@ -53,6 +54,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads, 0 = all cores")
     ap.add_argument("--embedder", choices=["onnx", "sentence-transformers"], default="onnx")
+    ap.add_argument("--graph", default="model_quantized.onnx",
+                    help="the ONNX file under MODELS/embed/ for --embedder onnx")
     args = ap.parse_args()
 
     start = time.perf_counter()
@@ -68,7 +71,7 @@ def main():
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = args.threads
         sess = ort.InferenceSession(
-            os.path.join(embed_dir, "model.onnx"), opts, providers=["CPUExecutionProvider"]
+            os.path.join(embed_dir, args.graph), opts, providers=["CPUExecutionProvider"]
         )
         input_names = {i.name for i in sess.get_inputs()}
         versions["onnxruntime"] = ort.__version__
