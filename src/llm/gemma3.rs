@@ -21,10 +21,12 @@
 
 use std::sync::Arc;
 
-use candle_core::quantized::{gguf_file, QTensor};
+use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 
-use super::parts::{attention_mask, Embedding, Linear, Norm, RopeLayout, Rotary};
+use super::parts::{
+    attention_mask, linear, output_and_embedding, Embedding, Linear, Norm, RopeLayout, Rotary,
+};
 
 type Metadata = std::collections::HashMap<String, gguf_file::Value>;
 
@@ -232,13 +234,6 @@ impl Gemma3 {
         device: &Device,
         dequantize: bool,
     ) -> candle_core::Result<Self> {
-        let matmul = |t: Arc<QTensor>| -> candle_core::Result<Linear> {
-            if dequantize {
-                Linear::dequantized(&t, device)
-            } else {
-                Linear::new(t)
-            }
-        };
         let cfg = Config::from_metadata(&content.metadata)?;
         if cfg.heads == 0 || cfg.kv_heads == 0 || cfg.heads % cfg.kv_heads != 0 {
             candle_core::bail!(
@@ -247,25 +242,14 @@ impl Gemma3 {
                 cfg.kv_heads
             );
         }
-        let embedding_table = Arc::new(content.tensor(reader, "token_embd.weight", device)?);
-        let (output, embedding) = match content.tensor(reader, "output.weight", device) {
-            Ok(t) => (matmul(Arc::new(t))?, Embedding::new(embedding_table)?),
-            Err(_) => {
-                // Tied: the embedding reads the output projection's bytes (widened or not).
-                let output = matmul(embedding_table.clone())?;
-                let embedding = match output.quantized_weight() {
-                    Some(shared) => Embedding::leading(shared, cfg.hidden)?,
-                    None => Embedding::new(embedding_table)?,
-                };
-                (output, embedding)
-            }
-        };
+        let (output, embedding) =
+            output_and_embedding(&content, reader, cfg.hidden, dequantize, device)?;
         let mut layers = Vec::with_capacity(cfg.layers);
         for index in 0..cfg.layers {
             let mut tensor = |name: &str| {
                 content
                     .tensor(reader, &format!("blk.{index}.{name}.weight"), device)
-                    .and_then(|t| matmul(Arc::new(t)))
+                    .and_then(|t| linear(Arc::new(t), dequantize, device))
             };
             let q = tensor("attn_q")?;
             let k = tensor("attn_k")?;
@@ -396,7 +380,7 @@ mod tests {
     use super::*;
     use crate::llm::parts::MIN_ROPE_POSITIONS;
     use crate::llm::synthetic::{self, Tiny};
-    use candle_core::quantized::GgmlDType;
+    use candle_core::quantized::{GgmlDType, QTensor};
     use candle_core::DType;
 
     fn load(bytes: Vec<u8>) -> Gemma3 {

@@ -19,10 +19,13 @@
 
 use std::sync::Arc;
 
-use candle_core::quantized::{gguf_file, QTensor};
+use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 
-use super::parts::{attention_mask, CacheBuffer, Embedding, Linear, Norm, RopeLayout, Rotary};
+use super::parts::{
+    attention_mask, linear, output_and_embedding, CacheBuffer, Embedding, Linear, Norm, RopeLayout,
+    Rotary,
+};
 
 type Metadata = std::collections::HashMap<String, gguf_file::Value>;
 
@@ -193,27 +196,9 @@ impl Llama {
         device: &Device,
         dequantize: bool,
     ) -> candle_core::Result<Self> {
-        let linear = |t: Arc<QTensor>| -> candle_core::Result<Linear> {
-            if dequantize {
-                Linear::dequantized(&t, device)
-            } else {
-                Linear::new(t)
-            }
-        };
         let cfg = Config::from_metadata(&content.metadata)?;
-        let embedding_table = Arc::new(content.tensor(reader, "token_embd.weight", device)?);
-        let (output, embedding) = match content.tensor(reader, "output.weight", device) {
-            Ok(t) => (linear(Arc::new(t))?, Embedding::new(embedding_table)?),
-            Err(_) => {
-                // Tied: the embedding reads the output projection's bytes (widened or not).
-                let output = linear(embedding_table.clone())?;
-                let embedding = match output.quantized_weight() {
-                    Some(shared) => Embedding::leading(shared, cfg.hidden)?,
-                    None => Embedding::new(embedding_table)?,
-                };
-                (output, embedding)
-            }
-        };
+        let (output, embedding) =
+            output_and_embedding(&content, reader, cfg.hidden, dequantize, device)?;
         let frequency_factors = match content.tensor(reader, "rope_freqs.weight", device) {
             Ok(t) => Some(t.dequantize(device)?.flatten_all()?.to_vec1::<f32>()?),
             Err(_) => None,
@@ -223,7 +208,7 @@ impl Llama {
             let mut tensor = |name: &str| {
                 content
                     .tensor(reader, &format!("blk.{index}.{name}.weight"), device)
-                    .and_then(|t| linear(Arc::new(t)))
+                    .and_then(|t| linear(Arc::new(t), dequantize, device))
             };
             let q = tensor("attn_q")?;
             let k = tensor("attn_k")?;

@@ -85,6 +85,45 @@ impl Linear {
     }
 }
 
+/// A model's weight as a layer: quantized (widened where that pays) or, with `dequantize`,
+/// in f32 (the float reference that comparisons with other implementations need).
+pub(crate) fn linear(
+    weight: Arc<QTensor>,
+    dequantize: bool,
+    device: &Device,
+) -> candle_core::Result<Linear> {
+    if dequantize {
+        Linear::dequantized(&weight, device)
+    } else {
+        Linear::new(weight)
+    }
+}
+
+/// The output projection and the token embedding. A file without `output.weight` ties
+/// them: the embedding then reads the projection's bytes, widened or not, so the table is
+/// held once.
+pub(crate) fn output_and_embedding<R: std::io::Read + std::io::Seek>(
+    content: &candle_core::quantized::gguf_file::Content,
+    reader: &mut R,
+    hidden: usize,
+    dequantize: bool,
+    device: &Device,
+) -> candle_core::Result<(Linear, Embedding)> {
+    let table = Arc::new(content.tensor(reader, "token_embd.weight", device)?);
+    if let Ok(output) = content.tensor(reader, "output.weight", device) {
+        return Ok((
+            linear(Arc::new(output), dequantize, device)?,
+            Embedding::new(table)?,
+        ));
+    }
+    let output = linear(table.clone(), dequantize, device)?;
+    let embedding = match output.quantized_weight() {
+        Some(shared) => Embedding::leading(shared, hidden)?,
+        None => Embedding::new(table)?,
+    };
+    Ok((output, embedding))
+}
+
 /// Whether candle 0.11 will run Q8_0 weights on its repacked int8 tiles here (it checks
 /// the same CPU features at run time; AVX2 alone does not qualify for Q8_0).
 fn has_int8_tiles() -> bool {
