@@ -13,6 +13,8 @@ set -euo pipefail
 
 dest=$1
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/venv.sh
+source "$here/lib/venv.sh"
 venv=${DOSSIER_QUANT_VENV:-$HOME/.cache/dossier-quant-venv}
 # onnx and onnxruntime and everything they import, installed with --no-deps so nothing floats.
 pins="onnx==1.23.2 onnxruntime==1.28.0 numpy==2.4.6 protobuf==7.36.2 ml_dtypes==0.6.0 typing_extensions==4.16.0 flatbuffers==25.12.19 packaging==26.3"
@@ -34,20 +36,8 @@ else
   built=1
   stamp_venv="$venv/.installed-$(echo "$pins" | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp_venv" ]; then
-    py=
-    for candidate in python3 python; do
-      if command -v "$candidate" >/dev/null && "$candidate" -m venv --help >/dev/null 2>&1; then
-        py=$candidate
-        break
-      fi
-    done
-    if [ -z "$py" ]; then
-      echo "quantize-embed.sh: python3 with venv is needed (Debian: apt-get install python3-venv)" >&2
-      exit 1
-    fi
     echo "quantize-embed.sh: installing $pins into $venv" >&2
-    rm -rf "$venv"
-    "$py" -m venv "$venv"
+    new_venv quantize-embed.sh "$venv"
     # shellcheck disable=SC2086 # one word per pin
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: $pins >&2
     touch "$stamp_venv"

@@ -16,21 +16,10 @@ if [ -f "$stamp" ] && [ -x "$venv/bin/moto_server" ]; then
   exit 0
 fi
 
-py=
-for candidate in python3 python; do
-  if command -v "$candidate" >/dev/null && "$candidate" -m venv --help >/dev/null 2>&1; then
-    py=$candidate
-    break
-  fi
-done
-if [ -z "$py" ]; then
-  echo "setup-moto.sh: python3 with venv is needed (Debian: apt-get install python3-venv)" >&2
-  exit 1
-fi
-
+# shellcheck source=lib/venv.sh
+source "$(dirname "$0")/lib/venv.sh"
 echo "setup-moto.sh: installing moto[server]==$MOTO_VERSION into $venv" >&2
-rm -rf "$venv"
-"$py" -m venv "$venv"
+new_venv setup-moto.sh "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   "moto[server]==$MOTO_VERSION"
 "$venv/bin/moto_server" --help >/dev/null
