@@ -224,11 +224,12 @@ impl Llm {
         let mut sampler =
             LogitsProcessor::new(params.seed, params.temperature.filter(|t| *t > 0.0), None);
         let started = Instant::now();
-        // Until the forward pass succeeds the cache's content is unknown.
-        self.cached_ids.clear();
+        // A forward pass from `reused` rewrites the cache from there on, so only the tokens
+        // before it are known to be cached until the pass succeeds.
+        self.cached_ids.truncate(reused);
         let input = Tensor::new(&prompt_ids[reused..], &self.device)?.unsqueeze(0)?;
         let logits = self.weights.forward(&input, reused)?.squeeze(0)?;
-        self.cached_ids.clone_from(&prompt_ids);
+        self.cached_ids.extend_from_slice(&prompt_ids[reused..]);
         let prompt_seconds = started.elapsed().as_secs_f64();
 
         let started = Instant::now();
@@ -272,11 +273,11 @@ impl Llm {
             }
             text = decoded;
             let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
-            let position = self.cached_ids.len();
-            self.cached_ids.clear();
-            logits = self.weights.forward(&input, position)?.squeeze(0)?;
-            self.cached_ids.extend(&prompt_ids);
-            self.cached_ids.extend(&generated);
+            logits = self
+                .weights
+                .forward(&input, self.cached_ids.len())?
+                .squeeze(0)?;
+            self.cached_ids.push(next);
         }
         if text.len() > emitted && finish_reason != "interrupted" {
             on_text(&text[emitted..]);
