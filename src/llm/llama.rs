@@ -39,6 +39,10 @@ pub struct Config {
     pub eps: f64,
     pub rope_base: f32,
     pub context_length: usize,
+    /// Mixture-of-experts files have more than one; this module runs one.
+    pub experts: usize,
+    /// Dimensions of each head that rope rotates (all of them, in what this module runs).
+    pub rope_dims: usize,
 }
 
 impl Config {
@@ -64,17 +68,20 @@ impl Config {
                 "{arch}: {heads} query heads cannot share {kv_heads} key/value heads"
             );
         }
+        let head_dim = get_u("attention.key_length").unwrap_or(hidden / heads);
         Ok(Self {
             hidden,
             layers: get_u("block_count")?,
             heads,
             kv_heads,
-            head_dim: get_u("attention.key_length").unwrap_or(hidden / heads),
+            head_dim,
             eps: get("attention.layer_norm_rms_epsilon")?.to_f32()? as f64,
             rope_base: get("rope.freq_base")
                 .and_then(|v| v.to_f32())
                 .unwrap_or(10_000.0),
             context_length: get_u("context_length").unwrap_or(4096),
+            experts: get_u("expert_count").unwrap_or(0),
+            rope_dims: get_u("rope.dimension_count").unwrap_or(head_dim),
         })
     }
 }
@@ -162,22 +169,8 @@ pub struct Llama {
 impl Llama {
     /// Whether this module runs the file; the others go to candle's `quantized_llama`.
     pub fn supports(content: &gguf_file::Content) -> bool {
-        let md = &content.metadata;
-        let arch = md
-            .get("general.architecture")
-            .and_then(|v| v.to_string().ok())
-            .cloned()
-            .unwrap_or_default();
-        let u = |key: &str| {
-            md.get(&format!("{arch}.{key}"))
-                .and_then(|v| v.to_u32().ok())
-        };
-        let Ok(cfg) = Config::from_metadata(md) else {
-            return false;
-        };
-        let experts = u("expert_count").unwrap_or(0);
-        let rotated = u("rope.dimension_count").map_or(cfg.head_dim, |n| n as usize);
-        experts <= 1 && rotated == cfg.head_dim
+        Config::from_metadata(&content.metadata)
+            .is_ok_and(|cfg| cfg.experts <= 1 && cfg.rope_dims == cfg.head_dim)
     }
 
     pub fn from_gguf<R: std::io::Read + std::io::Seek>(
