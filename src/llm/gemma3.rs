@@ -378,7 +378,7 @@ impl Gemma3 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::parts::MIN_ROPE_POSITIONS;
+    use crate::llm::parts::{max_abs, MIN_ROPE_POSITIONS};
     use crate::llm::synthetic::{self, Tiny};
     use candle_core::quantized::{GgmlDType, QTensor};
     use candle_core::DType;
@@ -536,15 +536,7 @@ mod tests {
         let expected = full
             .index_select(&Tensor::new(&[3u32, 200, 3], &Device::Cpu).unwrap(), 0)
             .unwrap();
-        let difference: f32 = (rows - expected)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
-        assert_eq!(difference, 0.0);
+        assert_eq!(max_abs(&(rows - expected).unwrap()), 0.0);
         assert!(
             embedding.forward(&[100_000], &Device::Cpu).is_err(),
             "ids past the vocabulary are errors"

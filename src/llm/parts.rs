@@ -408,6 +408,15 @@ pub(crate) fn attention_mask(
     Tensor::from_vec(values, (seq_len, kv_len), device).map(Some)
 }
 
+/// The largest absolute value in `t` (tests compare tensors by the largest difference).
+#[cfg(test)]
+pub(crate) fn max_abs(t: &Tensor) -> f32 {
+    t.abs()
+        .and_then(|a| a.max_all())
+        .and_then(|m| m.to_scalar::<f32>())
+        .expect("an f32 tensor")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,21 +448,8 @@ mod tests {
         let got = linear.forward(&x).unwrap();
         assert_eq!(got.dims(), &[3, 32]);
         // Activations are rounded to 8 bits by either kernel; the sums stay close.
-        let difference: f32 = (got - &reference)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
-        let scale: f32 = reference
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
+        let difference = max_abs(&(got - &reference).unwrap());
+        let scale = max_abs(&reference);
         assert!(difference < 0.02 * scale, "{difference} of {scale}");
     }
 
@@ -465,28 +461,9 @@ mod tests {
         let original = w.dequantize(&Device::Cpu).unwrap();
         let widened = padded.dequantize(&Device::Cpu).unwrap();
         let kept = widened.narrow(1, 0, 96).unwrap();
-        assert_eq!(
-            (kept - &original)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap(),
-            0.0
-        );
+        assert_eq!(max_abs(&(kept - &original).unwrap()), 0.0);
         let zeros = widened.narrow(1, 96, 160).unwrap();
-        assert_eq!(
-            zeros
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap(),
-            0.0
-        );
+        assert_eq!(max_abs(&zeros), 0.0);
     }
 
     #[test]
