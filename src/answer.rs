@@ -973,19 +973,17 @@ fn respells_question(question: &str, compound: &str) -> bool {
     }) || compounds(question).contains(compound)
 }
 
-/// What `sentence` says beyond `question`, as far as the evidence holds it: content stems
-/// the question lacks that the evidence has, and compounds that are more than a respelling
-/// of the question's words and occur whole in the evidence.
+/// What `sentence` says beyond `question`, as far as the evidence holds it: of `added` (its
+/// content stems the question lacks) one the evidence has, or a compound that is more than
+/// a respelling of the question's words and occurs whole in the evidence.
 fn adds_from_evidence(
     question: &str,
     sentence: &str,
+    added: &[String],
     evidence_stems: &HashSet<String>,
     evidence_compounds: &HashSet<String>,
 ) -> bool {
-    let asked = asked_stems(question);
-    added_stems(&asked, sentence)
-        .iter()
-        .any(|s| evidence_stems.contains(s))
+    added.iter().any(|s| evidence_stems.contains(s))
         || compounds(sentence)
             .iter()
             .any(|c| evidence_compounds.contains(c) && !respells_question(question, c))
@@ -1064,14 +1062,21 @@ pub fn check_sentences(
             };
             let best_similarity = (0..evidence.len()).map(similarity).fold(0.0, f32::max);
             // What the sentence adds to the question must itself come from the evidence.
+            let added = added_stems(&asked, sentence);
             let adds = yes_no
-                || adds_from_evidence(question, sentence, &evidence_stems, &evidence_compounds);
+                || adds_from_evidence(
+                    question,
+                    sentence,
+                    &added,
+                    &evidence_stems,
+                    &evidence_compounds,
+                );
             // An echo says nothing the question did not: none of its content words is new.
             // A sentence that adds an invented figure or name is no echo, only unsupported;
             // one without any content word ("The answer is: No.") is neither.
             let restates = !yes_no
                 && !adds
-                && added_stems(&asked, sentence).is_empty()
+                && added.is_empty()
                 && stems(sentence).iter().any(|s| asked.contains(s));
             let supported = !terms.is_empty()
                 && numbers_found
