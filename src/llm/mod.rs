@@ -2,6 +2,7 @@
 //! streaming generation loop. `remote` delegates generation to a server the user runs.
 
 pub mod gemma3;
+mod int8;
 pub mod llama;
 mod parts;
 pub mod remote;

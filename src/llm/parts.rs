@@ -1,11 +1,13 @@
 //! Building blocks shared by our own model implementations (llama.rs, gemma3.rs): a
-//! quantized linear layer that reaches candle's fastest kernels, the token embedding kept
+//! quantized linear layer on the fastest kernel the CPU has (ours or candle's), the token embedding kept
 //! quantized, RMS norm, rotary tables that grow with use, and the attention mask.
 
 use std::sync::Arc;
 
 use candle_core::quantized::{ggml_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor, D};
+
+use super::int8;
 
 /// The rotary tables grow in steps of at least this many positions, doubling, so that a
 /// long answer rebuilds them a handful of times rather than once per token.
@@ -19,36 +21,55 @@ const REPACK_BLOCK: usize = 256;
 /// The repacked kernels work on tiles of this many output rows.
 const REPACK_TILE_ROWS: usize = 16;
 
-/// A linear layer on a quantized weight. Where the CPU has candle's repacked Q8_0 kernels
-/// and the input width is not a multiple of 256, the weight is widened with zero blocks
-/// (exact: zero blocks add nothing) and the input with zeros, which costs up to a third
-/// more multiply-adds but runs on the kernels that are 4–5× faster.
+/// How a layer multiplies.
+enum Kernel {
+    /// Q8_0 weights on our own int8 kernel (int8.rs), where the CPU has AVX-512 VNNI.
+    Int8(Arc<int8::PackedWeight>),
+    /// candle's matmul. Where the CPU has candle's repacked Q8_0 kernels and the input
+    /// width is not a multiple of 256, the weight is widened with zero blocks (exact: zero
+    /// blocks add nothing) and the input with zeros, which costs up to a third more
+    /// multiply-adds but runs on kernels that are 4–5× faster than candle's others.
+    Candle {
+        matmul: QMatMul,
+        padded_in_features: usize,
+    },
+}
+
+/// A linear layer on a quantized weight, on the fastest kernel this CPU has for it.
 pub(crate) struct Linear {
-    matmul: QMatMul,
+    kernel: Kernel,
     in_features: usize,
-    padded_in_features: usize,
 }
 
 impl Linear {
     pub(crate) fn new(weight: Arc<QTensor>) -> candle_core::Result<Self> {
         let (out_features, in_features) = weight.shape().dims2()?;
+        if weight.dtype() == GgmlDType::Q8_0 && weight.device().is_cpu() && int8::available() {
+            if let Some(packed) =
+                int8::PackedWeight::from_q8_0(&weight.data()?, out_features, in_features)
+            {
+                return Ok(Self {
+                    kernel: Kernel::Int8(Arc::new(packed)),
+                    in_features,
+                });
+            }
+        }
         let padded = in_features.next_multiple_of(REPACK_BLOCK);
         let worth_padding = weight.dtype() == GgmlDType::Q8_0
             && padded != in_features
             && out_features.is_multiple_of(REPACK_TILE_ROWS)
             && has_int8_tiles();
-        if !worth_padding {
-            return Ok(Self {
-                matmul: QMatMul::from_arc(weight)?,
-                in_features,
-                padded_in_features: in_features,
-            });
-        }
-        let widened = pad_rows(&weight, padded)?;
+        let (weight, padded_in_features) = if worth_padding {
+            (Arc::new(pad_rows(&weight, padded)?), padded)
+        } else {
+            (weight, in_features)
+        };
         Ok(Self {
-            matmul: QMatMul::from_arc(Arc::new(widened))?,
+            kernel: Kernel::Candle {
+                matmul: QMatMul::from_arc(weight)?,
+                padded_in_features,
+            },
             in_features,
-            padded_in_features: padded,
         })
     }
 
@@ -56,37 +77,82 @@ impl Linear {
     pub(crate) fn dequantized(weight: &QTensor, device: &Device) -> candle_core::Result<Self> {
         let (_, in_features) = weight.shape().dims2()?;
         Ok(Self {
-            matmul: QMatMul::Tensor(weight.dequantize(device)?),
+            kernel: Kernel::Candle {
+                matmul: QMatMul::Tensor(weight.dequantize(device)?),
+                padded_in_features: in_features,
+            },
             in_features,
-            padded_in_features: in_features,
         })
     }
 
-    /// The quantized weight this layer multiplies by (widened, if it was), for a token
-    /// embedding tied to an output projection to share. `None` for dequantized weights.
-    pub(crate) fn quantized_weight(&self) -> Option<Arc<QTensor>> {
-        match &self.matmul {
-            QMatMul::QTensor(weight) => Some(weight.clone()),
-            _ => None,
+    /// The quantized weight this layer multiplies by, as a token embedding tied to this
+    /// output projection can read it. `None` for dequantized weights.
+    fn shared_table(&self) -> Option<Table> {
+        match &self.kernel {
+            Kernel::Int8(packed) => Some(Table::Packed(packed.clone())),
+            Kernel::Candle {
+                matmul: QMatMul::QTensor(weight),
+                ..
+            } => Some(Table::Ggml(weight.clone())),
+            Kernel::Candle { .. } => None,
         }
     }
 
     #[cfg(test)]
-    pub(crate) fn is_padded(&self) -> bool {
-        self.padded_in_features != self.in_features
+    pub(crate) fn kernel_name(&self) -> &'static str {
+        match &self.kernel {
+            Kernel::Int8(_) => "int8",
+            Kernel::Candle {
+                padded_in_features, ..
+            } if *padded_in_features != self.in_features => "candle, widened",
+            Kernel::Candle { .. } => "candle",
+        }
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        if self.padded_in_features == self.in_features {
-            return self.matmul.forward(x);
+        match &self.kernel {
+            Kernel::Int8(packed) => int8_forward(packed, x, self.in_features),
+            Kernel::Candle {
+                matmul,
+                padded_in_features,
+            } if *padded_in_features == self.in_features => matmul.forward(x),
+            Kernel::Candle {
+                matmul,
+                padded_in_features,
+            } => matmul.forward(&x.pad_with_zeros(
+                D::Minus1,
+                0,
+                padded_in_features - self.in_features,
+            )?),
         }
-        let x = x.pad_with_zeros(D::Minus1, 0, self.padded_in_features - self.in_features)?;
-        self.matmul.forward(&x)
     }
 }
 
-/// A model's weight as a layer: quantized (widened where that pays) or, with `dequantize`,
-/// in f32 (the float reference that comparisons with other implementations need).
+/// `x` (…, in_features) times a packed weight, on the CPU slice of `x` itself.
+fn int8_forward(
+    packed: &int8::PackedWeight,
+    x: &Tensor,
+    in_features: usize,
+) -> candle_core::Result<Tensor> {
+    let mut dims = x.dims().to_vec();
+    if dims.last() != Some(&in_features) {
+        candle_core::bail!("a {in_features}-wide layer was given {:?}", x.shape());
+    }
+    let x = x.to_dtype(DType::F32)?.contiguous()?;
+    let out = {
+        let (storage, layout) = x.storage_and_layout();
+        let candle_core::Storage::Cpu(cpu) = &*storage else {
+            candle_core::bail!("the int8 kernel runs on the CPU");
+        };
+        let values = &cpu.as_slice::<f32>()?[layout.start_offset()..][..x.elem_count()];
+        int8::matmul(packed, values)
+    };
+    *dims.last_mut().expect("checked above") = packed.rows();
+    Tensor::from_vec(out, dims, x.device())
+}
+
+/// A model's weight as a layer: quantized or, with `dequantize`, in f32 (the float
+/// reference that comparisons with other implementations need).
 pub(crate) fn linear(
     weight: Arc<QTensor>,
     dequantize: bool,
@@ -100,8 +166,8 @@ pub(crate) fn linear(
 }
 
 /// The output projection and the token embedding. A file without `output.weight` ties
-/// them: the embedding then reads the projection's bytes, widened or not, so the table is
-/// held once.
+/// them: the embedding then reads the projection's packed or widened weight, so the table
+/// is held once.
 pub(crate) fn output_and_embedding<R: std::io::Read + std::io::Seek>(
     content: &candle_core::quantized::gguf_file::Content,
     reader: &mut R,
@@ -117,7 +183,7 @@ pub(crate) fn output_and_embedding<R: std::io::Read + std::io::Seek>(
         ));
     }
     let output = linear(table.clone(), dequantize, device)?;
-    let embedding = match output.quantized_weight() {
+    let embedding = match output.shared_table() {
         Some(shared) => Embedding::leading(shared, hidden)?,
         None => Embedding::new(table)?,
     };
@@ -160,54 +226,79 @@ fn pad_rows(weight: &QTensor, width: usize) -> candle_core::Result<QTensor> {
     ggml_file::qtensor_from_ggml(dtype, &padded, vec![rows, width], &weight.device())
 }
 
+/// Where an embedding's rows are stored.
+pub(crate) enum Table {
+    /// As in the file (ggml blocks; rows may be widened with zero blocks).
+    Ggml(Arc<QTensor>),
+    /// Repacked for the int8 kernel, shared with the tied output projection.
+    Packed(Arc<int8::PackedWeight>),
+}
+
 /// The token embedding, kept quantized: rows are dequantized as tokens need them, instead
 /// of holding the whole table in f32 (113 MB for SmolLM2's 49,152 × 576, 670 MB for Gemma 3's
 /// 262,144 × 640).
 pub(crate) struct Embedding {
-    table: Arc<QTensor>,
+    table: Table,
     vocab: usize,
     /// Values per stored row, and the leading ones that are the embedding: a table shared
     /// with a widened output projection has zero blocks after them.
     width: usize,
     hidden: usize,
-    row_bytes: usize,
 }
 
 impl Embedding {
     pub(crate) fn new(table: Arc<QTensor>) -> candle_core::Result<Self> {
         let hidden = table.shape().dims2()?.1;
-        Self::leading(table, hidden)
+        Self::leading(Table::Ggml(table), hidden)
     }
 
     /// The embedding is the first `hidden` values of each row of `table`.
-    pub(crate) fn leading(table: Arc<QTensor>, hidden: usize) -> candle_core::Result<Self> {
-        let (vocab, width) = table.shape().dims2()?;
-        let dtype = table.dtype();
-        // ggml stores whole blocks per row, so a row is a byte range of the table.
-        if width % dtype.block_size() != 0 || hidden > width {
-            candle_core::bail!("token_embd rows of {width} are not whole {dtype:?} blocks");
+    pub(crate) fn leading(table: Table, hidden: usize) -> candle_core::Result<Self> {
+        let (vocab, width) = match &table {
+            Table::Ggml(table) => {
+                let (vocab, width) = table.shape().dims2()?;
+                // ggml stores whole blocks per row, so a row is a byte range of the table.
+                let dtype = table.dtype();
+                if width % dtype.block_size() != 0 {
+                    candle_core::bail!("token_embd rows of {width} are not whole {dtype:?} blocks");
+                }
+                (vocab, width)
+            }
+            Table::Packed(packed) => (packed.rows(), packed.columns()),
+        };
+        if hidden > width {
+            candle_core::bail!("token_embd rows of {width} are narrower than {hidden}");
         }
-        let row_bytes = width / dtype.block_size() * dtype.type_size();
         Ok(Self {
             table,
             vocab,
             width,
             hidden,
-            row_bytes,
         })
     }
 
     pub(crate) fn forward(&self, ids: &[u32], device: &Device) -> candle_core::Result<Tensor> {
-        let data = self.table.data()?;
-        let mut rows = Vec::with_capacity(ids.len() * self.row_bytes);
+        if let Some(&id) = ids.iter().find(|&&id| id as usize >= self.vocab) {
+            candle_core::bail!("token id {id} is outside the vocabulary of {}", self.vocab);
+        }
+        let table = match &self.table {
+            Table::Ggml(table) => table,
+            Table::Packed(packed) => {
+                let mut rows = vec![0f32; ids.len() * self.hidden];
+                for (&id, row) in ids.iter().zip(rows.chunks_exact_mut(self.hidden)) {
+                    packed.dequantize_row(id as usize, row);
+                }
+                return Tensor::from_vec(rows, (ids.len(), self.hidden), device);
+            }
+        };
+        let dtype: GgmlDType = table.dtype();
+        let row_bytes = self.width / dtype.block_size() * dtype.type_size();
+        let data = table.data()?;
+        let mut rows = Vec::with_capacity(ids.len() * row_bytes);
         for &id in ids {
             let id = id as usize;
-            if id >= self.vocab {
-                candle_core::bail!("token id {id} is outside the vocabulary of {}", self.vocab);
-            }
-            rows.extend_from_slice(&data[id * self.row_bytes..(id + 1) * self.row_bytes]);
+            rows.extend_from_slice(&data[id * row_bytes..(id + 1) * row_bytes]);
         }
-        let dtype: GgmlDType = self.table.dtype();
         let rows = ggml_file::qtensor_from_ggml(dtype, &rows, vec![ids.len(), self.width], device)?
             .dequantize(device)?;
         if self.width == self.hidden {
@@ -430,7 +521,7 @@ mod tests {
     }
 
     #[test]
-    fn a_widened_weight_computes_what_the_original_does() {
+    fn a_layer_computes_what_its_dequantized_weight_does() {
         let w = weight(32, 576);
         let x = Tensor::from_vec(
             (0..3 * 576)
@@ -444,7 +535,14 @@ mod tests {
             .matmul(&w.dequantize(&Device::Cpu).unwrap().t().unwrap())
             .unwrap();
         let linear = Linear::new(Arc::new(w)).unwrap();
-        assert_eq!(linear.is_padded(), has_int8_tiles());
+        let expected = if int8::available() {
+            "int8"
+        } else if has_int8_tiles() {
+            "candle, widened"
+        } else {
+            "candle"
+        };
+        assert_eq!(linear.kernel_name(), expected);
         let got = linear.forward(&x).unwrap();
         assert_eq!(got.dims(), &[3, 32]);
         // Activations are rounded to 8 bits by either kernel; the sums stay close.
