@@ -22,6 +22,7 @@ use std::sync::Arc;
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 
+use super::attention::{self, Span};
 use super::parts::{
     attention_mask, linear, output_and_embedding, CacheBuffer, Embedding, Linear, Norm, RopeLayout,
     Rotary,
@@ -122,6 +123,15 @@ impl Layer {
         // Positions from `start` on are (re)computed; what precedes them is kept.
         let k = self.keys.write(start, &k)?;
         let v = self.values.write(start, &v)?;
+        let span = Span {
+            start,
+            kv_start: 0,
+            window: None,
+            scale: 1.0 / (cfg.head_dim as f32).sqrt(),
+        };
+        if let Some(out) = attention::attend(&q, &k, &v, span)? {
+            return self.o.forward(&out);
+        }
         let kv_len = k.dim(2)?;
 
         // Query heads that share a key/value head are consecutive, so they are stacked as

@@ -1,6 +1,7 @@
 //! The local LLM: a quantized GGUF model on candle, its tokenizer and chat template, and a
 //! streaming generation loop. `remote` delegates generation to a server the user runs.
 
+mod attention;
 pub mod gemma3;
 mod int8;
 pub mod llama;
