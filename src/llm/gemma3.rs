@@ -24,6 +24,7 @@ use std::sync::Arc;
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 
+use super::attention::{self, Span};
 use super::parts::{
     attention_mask, linear, output_and_embedding, Embedding, Linear, Norm, RopeLayout, Rotary,
 };
@@ -172,24 +173,40 @@ impl Layer {
         };
         let kv_len = k.dim(2)?;
 
-        let groups = cfg.heads / cfg.kv_heads.max(1);
-        let k_all = candle_transformers::utils::repeat_kv(k.clone(), groups)?;
-        let v_all = candle_transformers::utils::repeat_kv(v.clone(), groups)?;
-        let mut scores = (q.matmul(&k_all.t()?)? * cfg.attention_scale)?;
-        if let Some(cap) = cfg.attention_logit_softcap {
-            scores = ((scores / cap)?.tanh()? * cap)?;
-        }
-        if let Some(mask) =
-            attention_mask(start, seq_len, kv_start, kv_len, self.window, x.device())?
-        {
-            scores = scores.broadcast_add(&mask)?;
-        }
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let out = weights.matmul(&v_all)?.transpose(1, 2)?.reshape((
-            batch,
-            seq_len,
-            cfg.heads * cfg.head_dim,
-        ))?;
+        let span = Span {
+            start,
+            kv_start,
+            window: self.window,
+            scale: cfg.attention_scale as f32,
+        };
+        // The kernel has no logit softcap (Gemma 2 has one, Gemma 3 does not).
+        let fast = match cfg.attention_logit_softcap {
+            None => attention::attend(&q, &k, &v, span)?,
+            Some(_) => None,
+        };
+        let out = match fast {
+            Some(out) => out,
+            None => {
+                let groups = cfg.heads / cfg.kv_heads.max(1);
+                let k_all = candle_transformers::utils::repeat_kv(k.clone(), groups)?;
+                let v_all = candle_transformers::utils::repeat_kv(v.clone(), groups)?;
+                let mut scores = (q.matmul(&k_all.t()?)? * cfg.attention_scale)?;
+                if let Some(cap) = cfg.attention_logit_softcap {
+                    scores = ((scores / cap)?.tanh()? * cap)?;
+                }
+                if let Some(mask) =
+                    attention_mask(start, seq_len, kv_start, kv_len, self.window, x.device())?
+                {
+                    scores = scores.broadcast_add(&mask)?;
+                }
+                let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+                weights.matmul(&v_all)?.transpose(1, 2)?.reshape((
+                    batch,
+                    seq_len,
+                    cfg.heads * cfg.head_dim,
+                ))?
+            }
+        };
 
         // A local layer never looks further back than its window, so only the last
         // window - 1 positions are needed for the next token.

@@ -82,10 +82,11 @@ impl PackedWeight {
                         [..Q8_0_BLOCK_BYTES];
                     scales[tile_block * TILE_ROWS + row] =
                         u16::from_le_bytes([source[0], source[1]]);
-                    for (index, &byte) in source[2..].iter().enumerate() {
-                        let (group, lane) = (index / 4, index % 4);
-                        target[(group * TILE_ROWS + row) * 4 + lane] =
-                            (byte as i8 as i16 + 128) as u8;
+                    // Four inputs at a time; adding 128 to an i8 read as u8 flips its top bit.
+                    for (group, four) in source[2..].chunks_exact(4).enumerate() {
+                        let four = u32::from_le_bytes([four[0], four[1], four[2], four[3]]);
+                        let at = (group * TILE_ROWS + row) * 4;
+                        target[at..at + 4].copy_from_slice(&(four ^ 0x8080_8080).to_le_bytes());
                     }
                 }
             }
