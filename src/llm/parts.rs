@@ -54,6 +54,12 @@ impl Linear {
                 });
             }
         }
+        Self::on_candle(weight)
+    }
+
+    /// The layer on candle's matmul (what runs where our int8 kernel does not).
+    fn on_candle(weight: Arc<QTensor>) -> candle_core::Result<Self> {
+        let (out_features, in_features) = weight.shape().dims2()?;
         let padded = in_features.next_multiple_of(REPACK_BLOCK);
         let worth_padding = weight.dtype() == GgmlDType::Q8_0
             && padded != in_features
@@ -520,21 +526,22 @@ mod tests {
         QTensor::quantize(&t, GgmlDType::Q8_0).unwrap()
     }
 
+    /// Each kernel a layer may run on, against the float product of the same weight.
     #[test]
     fn a_layer_computes_what_its_dequantized_weight_does() {
-        let w = weight(32, 576);
+        let w = Arc::new(weight(32, 576));
         let x = Tensor::from_vec(
             (0..3 * 576)
                 .map(|i| ((i % 13) as f32 - 6.0) / 7.0)
                 .collect(),
-            (3, 576),
+            (1, 3, 576),
             &Device::Cpu,
         )
         .unwrap();
         let reference = x
-            .matmul(&w.dequantize(&Device::Cpu).unwrap().t().unwrap())
+            .broadcast_matmul(&w.dequantize(&Device::Cpu).unwrap().t().unwrap())
             .unwrap();
-        let linear = Linear::new(Arc::new(w)).unwrap();
+        let default = Linear::new(w.clone()).unwrap();
         let expected = if int8::available() {
             "int8"
         } else if has_int8_tiles() {
@@ -542,13 +549,20 @@ mod tests {
         } else {
             "candle"
         };
-        assert_eq!(linear.kernel_name(), expected);
-        let got = linear.forward(&x).unwrap();
-        assert_eq!(got.dims(), &[3, 32]);
-        // Activations are rounded to 8 bits by either kernel; the sums stay close.
-        let difference = max_abs(&(got - &reference).unwrap());
-        let scale = max_abs(&reference);
-        assert!(difference < 0.02 * scale, "{difference} of {scale}");
+        assert_eq!(default.kernel_name(), expected);
+        let on_candle = Linear::on_candle(w).unwrap();
+        for linear in [default, on_candle] {
+            let got = linear.forward(&x).unwrap();
+            assert_eq!(got.dims(), &[1, 3, 32]);
+            // Activations are rounded to 8 bits by every kernel; the sums stay close.
+            let difference = max_abs(&(got - &reference).unwrap());
+            let scale = max_abs(&reference);
+            assert!(
+                difference < 0.02 * scale,
+                "{}: {difference} of {scale}",
+                linear.kernel_name()
+            );
+        }
     }
 
     #[test]
