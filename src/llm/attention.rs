@@ -141,7 +141,7 @@ fn run(q: &[f32], cache: &Cache, shape: Shape, span: Span) -> Vec<f32> {
     let out_address = out.as_mut_ptr() as usize;
     // One item: one key/value head and one query position, for all the query heads that
     // share that key/value head.
-    candle_core::utils::barrier_pool().execute_chunked(kv_heads * seq, |items| {
+    super::pool::run(kv_heads * seq, &|items| {
         SCORES.with(|scores| {
             let mut scores = scores.borrow_mut();
             for item in items {

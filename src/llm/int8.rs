@@ -346,7 +346,7 @@ thread_local! {
 }
 
 /// `x` (rows × weight.columns, row-major) times the weight's transpose: rows ×
-/// weight.rows, on candle's CPU thread pool.
+/// weight.rows, on the LLM's worker threads (pool.rs).
 pub(crate) fn matmul(weight: &PackedWeight, x: &[f32]) -> Vec<f32> {
     assert!(
         x.len().is_multiple_of(weight.columns),
@@ -365,7 +365,7 @@ pub(crate) fn matmul(weight: &PackedWeight, x: &[f32]) -> Vec<f32> {
         };
         let out_address = out.as_mut_ptr() as usize;
         let activations = &*activations;
-        candle_core::utils::barrier_pool().execute_chunked(tiles.div_ceil(per_item), |items| {
+        super::pool::run(tiles.div_ceil(per_item), &|items| {
             let out = out_address as *mut f32;
             for item in items {
                 let first = item * per_item;

@@ -6,6 +6,7 @@ pub mod gemma3;
 mod int8;
 pub mod llama;
 mod parts;
+mod pool;
 pub mod remote;
 pub mod requantize;
 #[cfg(test)]
