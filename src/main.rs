@@ -56,8 +56,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "DOSSIER_MODELS", default_value = "models")]
     pub models: PathBuf,
     /// CPU threads for embedding and generation (default: all cores). On a machine busy
-    /// with other work, 1 can generate several times faster: the LLM's threads wait for
-    /// each other by spinning, and a preempted one stalls every step.
+    /// with other work, fewer threads than cores can generate faster.
     #[arg(long, global = true, env = "DOSSIER_THREADS")]
     pub threads: Option<usize>,
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.

@@ -57,8 +57,7 @@ thread_local! {
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| {
-        // The same thread count as candle's (the RAYON_NUM_THREADS that --threads sets).
-        let workers = candle_core::utils::get_num_threads().max(1) - 1;
+        let workers = threads() - 1;
         let shared = Arc::new(Shared {
             epoch: AtomicUsize::new(0),
             closed: AtomicBool::new(true),
@@ -87,6 +86,17 @@ fn pool() -> &'static Pool {
             turn: std::sync::Mutex::new(()),
         }
     })
+}
+
+/// The thread count candle's own pool would take: CANDLE_NUM_THREADS, else the
+/// RAYON_NUM_THREADS that `--threads` sets, else every core.
+fn threads() -> usize {
+    std::env::var("CANDLE_NUM_THREADS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(candle_core::utils::get_num_threads)
+        .max(1)
 }
 
 /// Runs `f` over `0..items`, in chunks, on the calling thread and the pool's workers.

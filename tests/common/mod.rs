@@ -46,9 +46,8 @@ pub fn dossier(store: &Path) -> Command {
         .env("DOSSIER_STORE", store)
         .env_remove("DOSSIER_MODEL")
         .env_remove("RUST_LOG")
-        // Tests run side by side on few cores; the LLM's threads spin-wait for each other,
-        // so two generating processes with two threads each would stall one another
-        // (BENCHMARKS.md, "dossier's own llama module"). One thread each.
+        // Tests run side by side on few cores: one LLM thread each, so that generating
+        // processes do not compete for the cores with more threads than there are.
         .env("CANDLE_NUM_THREADS", "1");
     command
 }
