@@ -1115,6 +1115,19 @@ pub fn check_sentences(
                         cited.push(k);
                     }
                 }
+                // A sentence that joins figures from several quotes cites each of them:
+                // every number it states is on a cited page.
+                for &(_, k) in ranked.iter().skip(1) {
+                    let uncovered =
+                        |n: &String| !cited.iter().any(|&c| per_evidence_numbers[c].contains(n));
+                    if !cited.contains(&k)
+                        && numbers
+                            .iter()
+                            .any(|n| uncovered(n) && per_evidence_numbers[k].contains(n))
+                    {
+                        cited.push(k);
+                    }
+                }
             }
             SentenceCheck {
                 text: sentence.clone(),
@@ -1343,6 +1356,39 @@ mod tests {
             vec![(true, vec![0]), (false, vec![])],
             "each sentence is checked on its own; invented markers are dropped"
         );
+    }
+
+    #[test]
+    fn a_sentence_joining_figures_from_two_quotes_cites_both() {
+        let evidence = |passage: usize, sentence: &str| Evidence {
+            passage,
+            position: 0,
+            sentence: sentence.to_owned(),
+            score: 1.0,
+        };
+        let evidence = vec![
+            evidence(
+                0,
+                "Corvane Data Services LLC has its principal office at 72 Alder Foundry.",
+            ),
+            evidence(
+                1,
+                "The customer may terminate for convenience on 120 days' written notice.",
+            ),
+        ];
+        let checks = check_sentences(
+            "How much notice must the customer give Corvane to terminate?",
+            &answer_sentences(
+                "The customer must give 120 days' written notice to Corvane Data Services LLC \
+                 at 72 Alder Foundry.",
+            ),
+            &evidence,
+            None,
+        );
+        assert!(checks[0].supported);
+        let mut cited = checks[0].evidence.clone();
+        cited.sort();
+        assert_eq!(cited, vec![0, 1], "each number's quote is cited");
     }
 
     #[test]

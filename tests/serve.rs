@@ -11,6 +11,16 @@ const NOTICE_QUESTION: &str =
     "How much advance notice must the customer give to terminate the Corvane agreement for convenience?";
 
 /// A store of its own with the three samples, for a server that writes to it.
+/// Whether an answer cites the page that holds the notice period (service-agreement.pdf,
+/// page 4), first or after a quote for another figure of the same sentence.
+fn cites_notice_page(answer: &Value) -> bool {
+    answer["citations"].as_array().is_some_and(|citations| {
+        citations
+            .iter()
+            .any(|c| c["file"] == "service-agreement.pdf" && c["page"] == 4)
+    })
+}
+
 fn fresh_sample_store() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     ok(dossier(dir.path()).arg("ingest").args(sample_pdfs()));
@@ -155,8 +165,7 @@ fn api_search_ask_documents_and_bad_input() {
         .await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer["refused"], false, "{answer:#}");
-        assert_eq!(answer["citations"][0]["file"], "service-agreement.pdf");
-        assert_eq!(answer["citations"][0]["page"], 4, "{answer:#}");
+        assert!(cites_notice_page(&answer), "{answer:#}");
         assert!(!answer["citations"][0]["quote"].as_str().unwrap().is_empty());
 
         // Ask, streamed: tokens, then the checked answer with its citations.
@@ -171,7 +180,7 @@ fn api_search_ask_documents_and_bad_input() {
         let (last, data) = events.last().unwrap();
         assert_eq!(last, "answer", "{body}");
         let streamed: Value = serde_json::from_str(data).unwrap();
-        assert_eq!(streamed["citations"][0]["page"], 4, "{streamed:#}");
+        assert!(cites_notice_page(&streamed), "{streamed:#}");
         let token_text: String = events
             .iter()
             .filter(|(e, _)| e == "token")
@@ -217,7 +226,7 @@ fn api_search_ask_documents_and_bad_input() {
             .as_str()
             .unwrap();
         assert!(content.contains("service-agreement.pdf, p. 4"), "{content}");
-        assert_eq!(completion["citations"][0]["page"], 4, "{completion:#}");
+        assert!(cites_notice_page(&completion), "{completion:#}");
         assert!(completion["usage"]["completion_tokens"].as_u64().unwrap() > 0);
 
         let body = post_stream(
@@ -365,8 +374,13 @@ fn api_search_ask_documents_and_bad_input() {
         .iter()
         .all(|l| l["time"].is_string() && l["client"] == "127.0.0.1"));
     assert_eq!(asks[0]["question"], NOTICE_QUESTION);
-    assert_eq!(asks[0]["cited"][0]["file"], "service-agreement.pdf");
-    assert_eq!(asks[0]["cited"][0]["page"], 4);
+    let cited = asks[0]["cited"].as_array().unwrap();
+    assert!(
+        cited
+            .iter()
+            .any(|c| c["file"] == "service-agreement.pdf" && c["page"] == 4),
+        "{audit}"
+    );
     assert!(lines
         .iter()
         .any(|l| l["event"] == "upload" && l["outcome"] == "added"));

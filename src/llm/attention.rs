@@ -243,8 +243,39 @@ unsafe fn attend_one<const C: usize>(job: &Job) {
         );
         let scores = job.scores.wrapping_add(group * job.visible);
         let mut key = job.keys;
+        let mut j = 0;
         let mut largest = f32::NEG_INFINITY;
-        for j in 0..job.visible {
+        // Sixteen keys at a time, their sums reduced together (`sum_each`): reducing each
+        // dot product on its own costs twice its multiply-adds. Not for the largest heads,
+        // whose query alone fills half the registers.
+        if C <= 8 {
+            let scale = _mm512_set1_ps(job.scale);
+            let mut largest16 = _mm512_set1_ps(f32::NEG_INFINITY);
+            while j + 16 <= job.visible {
+                let mut products = [_mm512_setzero_ps(); 16];
+                unroll!(
+                    n < 16,
+                    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+                    {
+                        let row = key.wrapping_add(n * job.key_stride);
+                        unroll!(c < C, [0, 1, 2, 3, 4, 5, 6, 7], {
+                            products[n] = _mm512_fmadd_ps(
+                                q[c],
+                                _mm512_loadu_ps(row.wrapping_add(c * 16)),
+                                products[n],
+                            );
+                        });
+                    }
+                );
+                let sixteen = _mm512_mul_ps(sum_each(&products), scale);
+                _mm512_storeu_ps(scores.wrapping_add(j), sixteen);
+                largest16 = _mm512_max_ps(largest16, sixteen);
+                key = key.wrapping_add(16 * job.key_stride);
+                j += 16;
+            }
+            largest = _mm512_reduce_max_ps(largest16);
+        }
+        while j < job.visible {
             let mut products = _mm512_setzero_ps();
             unroll!(
                 c < C,
@@ -258,6 +289,7 @@ unsafe fn attend_one<const C: usize>(job: &Job) {
             *scores.wrapping_add(j) = score;
             largest = largest.max(score);
             key = key.wrapping_add(job.key_stride);
+            j += 1;
         }
         let total = exp_shifted(scores, job.visible, largest);
         let mut sums = [_mm512_setzero_ps(); C];
@@ -287,6 +319,49 @@ unsafe fn attend_one<const C: usize>(job: &Job) {
             }
         );
     }
+}
+
+/// The sum of each of 16 vectors, as one vector: lane n holds the sum of `v[n]`. Pairs are
+/// added within 128-bit lanes, then quadruples, then the four lanes of four vectors.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn sum_each(v: &[__m512; 16]) -> __m512 {
+    // Macros, not closures: a closure here would not inherit the caller's AVX-512 target
+    // feature, and each intrinsic in it would become a call.
+    // Per 128-bit lane, for vectors a, b: [a0+a2, b0+b2, a1+a3, b1+b3].
+    macro_rules! pair {
+        ($a:expr, $b:expr) => {
+            _mm512_add_ps(_mm512_unpacklo_ps($a, $b), _mm512_unpackhi_ps($a, $b))
+        };
+    }
+    // Per 128-bit lane, for the pairs of (a, b) and (c, d): that lane's sums of a, b, c, d.
+    macro_rules! quad {
+        ($ab:expr, $cd:expr) => {{
+            let (ab, cd) = ($ab, $cd);
+            _mm512_add_ps(
+                _mm512_shuffle_ps::<0b01_00_01_00>(ab, cd),
+                _mm512_shuffle_ps::<0b11_10_11_10>(ab, cd),
+            )
+        }};
+    }
+    let u0 = quad!(pair!(v[0], v[1]), pair!(v[2], v[3]));
+    let u1 = quad!(pair!(v[4], v[5]), pair!(v[6], v[7]));
+    let u2 = quad!(pair!(v[8], v[9]), pair!(v[10], v[11]));
+    let u3 = quad!(pair!(v[12], v[13]), pair!(v[14], v[15]));
+    // Lanes 0+2 and 1+3 of u0 and u1 (then u2 and u3), then the remaining pair of lanes,
+    // which leaves u_k's total in lane k.
+    let s01 = _mm512_add_ps(
+        _mm512_shuffle_f32x4::<0b01_00_01_00>(u0, u1),
+        _mm512_shuffle_f32x4::<0b11_10_11_10>(u0, u1),
+    );
+    let s23 = _mm512_add_ps(
+        _mm512_shuffle_f32x4::<0b01_00_01_00>(u2, u3),
+        _mm512_shuffle_f32x4::<0b11_10_11_10>(u2, u3),
+    );
+    _mm512_add_ps(
+        _mm512_shuffle_f32x4::<0b10_00_10_00>(s01, s23),
+        _mm512_shuffle_f32x4::<0b11_01_11_01>(s01, s23),
+    )
 }
 
 /// Any supported head size, with the query in memory rather than registers.
@@ -465,6 +540,7 @@ mod tests {
         // (heads, kv_heads, seq, head_dim, kv_start, start, window)
         let cases = [
             (9, 3, 37, 64, 0, 0, None),     // a causal prompt, SmolLM2's heads
+            (2, 1, 3, 128, 0, 50, None),    // 16-key batches and a tail, 128 wide
             (9, 3, 1, 64, 0, 40, None),     // one decoded token
             (4, 1, 5, 256, 0, 12, None),    // Gemma 3's head size, a chunk after a prefix
             (4, 1, 3, 256, 6, 20, Some(8)), // a local layer's window, keys from 6
@@ -503,6 +579,27 @@ mod tests {
                 .to_scalar::<f32>()
                 .unwrap();
             assert!(difference < 1e-4, "case {case}: off by {difference}");
+        }
+    }
+
+    #[test]
+    fn sixteen_vectors_sum_into_their_own_lanes() {
+        if !available() {
+            return;
+        }
+        let values: Vec<f32> = (0..256).map(|i| ((i * 37) % 101) as f32 - 50.0).collect();
+        let mut got = [0f32; 16];
+        unsafe {
+            let vectors: [__m512; 16] =
+                std::array::from_fn(|n| _mm512_loadu_ps(values[n * 16..].as_ptr()));
+            _mm512_storeu_ps(got.as_mut_ptr(), sum_each(&vectors));
+        }
+        for (n, sum) in got.iter().enumerate() {
+            assert_eq!(
+                *sum,
+                values[n * 16..(n + 1) * 16].iter().sum::<f32>(),
+                "lane {n}"
+            );
         }
     }
 

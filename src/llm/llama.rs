@@ -522,6 +522,7 @@ mod real_model {
                 .sum::<f64>();
         }
         let divergence = divergence / ids.len() as f64;
+        eprintln!("agreement {agree}/100, mean KL {divergence}");
         assert!(agree >= 85, "{agree} of 100 top tokens agree");
         assert!(divergence < 0.05, "mean KL {divergence}");
     }
