@@ -589,6 +589,19 @@ pub fn missing_answer_kind(question: &str, passages: &[Passage]) -> Option<Answe
     (!answered).then(|| kinds[0])
 }
 
+/// Whether `before` ends with a title that a name follows ("Dr", "Mrs"): its full stop
+/// ends no sentence. Cut there, "coronary angiography was performed by Dr." loses the
+/// doctor's name to the next "sentence", and an answer "Dr. Helga Marchetti" splits into
+/// "Dr." and a bare name.
+fn after_title(before: &str) -> bool {
+    const TITLES: &[&str] = &["Mr", "Mrs", "Ms", "Dr", "Prof"];
+    let word = before
+        .rsplit(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("");
+    TITLES.contains(&word)
+}
+
 /// Splits text into sentences at ., ! or ? followed by whitespace and an upper-case letter
 /// or digit, and at line breaks between what look like separate lines (headings, table rows).
 pub fn sentences(text: &str) -> Vec<&str> {
@@ -599,6 +612,7 @@ pub fn sentences(text: &str) -> Vec<&str> {
         let next = bytes.get(k + 1).map(|&(_, n)| n);
         let after = bytes.get(k + 2).map(|&(_, n)| n);
         let end_of_sentence = matches!(c, '.' | '!' | '?')
+            && !(c == '.' && after_title(&text[..i]))
             && next.is_some_and(char::is_whitespace)
             && after
                 .is_some_and(|a| a.is_uppercase() || a.is_ascii_digit() || a == '(' || a == '"');
@@ -873,6 +887,49 @@ fn names(sentence: &str) -> Vec<String> {
         .collect()
 }
 
+/// Words of `text` written with a capital and some lower case ("Helga", "Caldwell-Mbeki",
+/// "McGovern"), lower-cased, wherever they stand: the names a sentence writes.
+fn capitalised(text: &str) -> HashSet<String> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '-')
+        .filter(|w| {
+            w.chars().next().is_some_and(char::is_uppercase) && w.chars().any(char::is_lowercase)
+        })
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Whether `question` asks for a person or an organisation by name ("who", "whose", "what
+/// is the name of", "which company"): its answer names someone the question does not.
+fn asks_for_name(question: &str) -> bool {
+    const WHO: &[&str] = &["who", "whom", "whose"];
+    const NAMED: &[&str] = &[
+        "company",
+        "companies",
+        "firm",
+        "organisation",
+        "organization",
+        "person",
+        "people",
+        "doctor",
+        "physician",
+    ];
+    let w = words(question);
+    // "Who" as the question's own word, not a relative one ("someone who has joined").
+    let asks_who = w.iter().enumerate().any(|(i, x)| {
+        WHO.contains(&x.as_str())
+            && (i == 0
+                || matches!(
+                    w[i - 1].as_str(),
+                    "and" | "to" | "by" | "for" | "with" | "from" | "of"
+                ))
+    });
+    asks_who
+        || w.windows(3)
+            .any(|t| t[0] == "the" && t[1] == "name" && t[2] == "of")
+        || w.windows(2)
+            .any(|p| matches!(p[0].as_str(), "which" | "what") && NAMED.contains(&p[1].as_str()))
+}
+
 /// How one sentence of an answer stands against the evidence.
 #[derive(Debug, Clone)]
 pub struct SentenceCheck {
@@ -1035,6 +1092,19 @@ pub fn check_sentences(
     let question_stems = stems(question);
     let asked = asked_stems(question);
     let yes_no = is_yes_no(question);
+    // A quote that backs an answer must state what the answer adds to the question
+    // together with what the question asks about (one of its lower-case words), in one
+    // sentence: "Brightwater Freight Holdings, Inc." holds the name an answer to "which
+    // company owns the data center" gives, but says nothing of a data center, and a
+    // patient's letterhead names people without saying which of them is her daughter.
+    // Every word of such an answer is somewhere in the evidence, so word coverage alone
+    // accepts it.
+    let about = asked_about(question);
+    let quote_stems: Vec<HashSet<String>> = evidence.iter().map(|e| stems(&e.sentence)).collect();
+    let quote_compounds: Vec<HashSet<String>> =
+        evidence.iter().map(|e| compounds(&e.sentence)).collect();
+    let quote_names: Vec<HashSet<String>> =
+        evidence.iter().map(|e| capitalised(&e.sentence)).collect();
     sentences
         .iter()
         .enumerate()
@@ -1063,6 +1133,26 @@ pub fn check_sentences(
             let best_similarity = (0..evidence.len()).map(similarity).fold(0.0, f32::max);
             // What the sentence adds to the question must itself come from the evidence.
             let added = added_stems(&asked, sentence);
+            let own_compounds = compounds(sentence);
+            // A name the sentence brings in is its answer ("Brightwater Freight Holdings"):
+            // the quote must write it as a name, not merely hold one of its words in lower
+            // case ("a regional freight brokerage").
+            let new_names: Vec<String> = names(sentence)
+                .into_iter()
+                .filter(|n| !question_stems.contains(stem(n)))
+                .collect();
+            let states_answer_on_subject = |j: usize| {
+                let on_subject =
+                    about.is_empty() || quote_stems[j].iter().any(|t| about.contains(t));
+                let holds_answer = if new_names.is_empty() {
+                    added.is_empty()
+                        || added.iter().any(|t| quote_stems[j].contains(t))
+                        || own_compounds.iter().any(|c| quote_compounds[j].contains(c))
+                } else {
+                    new_names.iter().any(|n| quote_names[j].contains(n))
+                };
+                on_subject && holds_answer
+            };
             let adds = yes_no
                 || adds_from_evidence(
                     question,
@@ -1078,7 +1168,11 @@ pub fn check_sentences(
                 && !adds
                 && added.is_empty()
                 && stems(sentence).iter().any(|s| asked.contains(s));
+            // A sentence that asks ("…, and for how long should she take it?") answers
+            // nothing, however many of its words the evidence holds.
+            let asks = sentence.trim_end().ends_with('?');
             let supported = !terms.is_empty()
+                && !asks
                 && numbers_found
                 && names_found
                 && adds
@@ -1089,8 +1183,9 @@ pub fn check_sentences(
                     .iter()
                     .enumerate()
                     .filter(|(j, _)| {
-                        numbers.is_empty()
-                            || numbers.iter().any(|n| per_evidence_numbers[*j].contains(n))
+                        states_answer_on_subject(*j)
+                            && (numbers.is_empty()
+                                || numbers.iter().any(|n| per_evidence_numbers[*j].contains(n)))
                     })
                     .map(|(j, e)| {
                         let shared = term_coverage(sentence, &e.sentence);
@@ -1142,20 +1237,89 @@ pub fn check_sentences(
 /// The evidence sentence to show when no sentence of the model's answer is backed: the
 /// best scored one that could answer the question: not a heading or the FAQ's own question
 /// that merely repeats it, and about what the question asks (one of its lower-case content
-/// words), not only about whom (a patient's name says nothing of her blood type). `None`
-/// when there is no such sentence: the evidence then only circles the question's topic,
-/// and the answer is a refusal.
-pub fn fallback_evidence(question: &str, evidence: &[Evidence]) -> Option<usize> {
+/// words), not only about whom (a patient's name says nothing of her blood type). When
+/// there is no such sentence the evidence only circles the question's topic, and the
+/// answer is a refusal.
+///
+/// When the question asks for a kind of value (a sum of money, a date, a span of time, a
+/// number), the sentence must state one: the model's answer was dropped because its value
+/// is not in the evidence, and a quote without any such value cannot stand in for it ("How
+/// much did they pay for the server?" is not answered by "the sources were tested on that
+/// server", nor "On what date is the party?" by "11 paid holidays each year").
+///
+/// Without such a sentence, why: [`Refusal::NoStatedValue`] when sentences on the subject
+/// exist but none states the kind of value asked for, else [`Refusal::NotAddressed`].
+pub fn fallback_evidence(question: &str, evidence: &[Evidence]) -> Result<usize, Refusal> {
     let about = asked_about(question);
+    let kinds = if is_yes_no(question) {
+        Vec::new()
+    } else {
+        asked_kinds(question)
+    };
+    // A question for a person or an organisation is not answered by a sentence that names
+    // nobody beyond the question ("she lives with her daughter" for the daughter's name).
+    let wants_name = asks_for_name(question);
+    let asked_names = capitalised(question);
+    let names_someone_new = |s: &str| {
+        // After its first word, which is capitalised whatever it is.
+        let rest = s
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, rest)| rest);
+        capitalised(rest).iter().any(|n| !asked_names.contains(n))
+    };
     let mut ranked: Vec<usize> = (0..evidence.len()).collect();
     ranked.sort_by(|&a, &b| evidence[b].score.total_cmp(&evidence[a].score));
-    ranked.into_iter().find(|&j| {
-        let s = evidence[j].sentence.trim();
-        !s.ends_with('?')
-            && s.split_whitespace().count() >= 5
-            && adds_to_question(question, s)
-            && (about.is_empty() || stems(s).iter().any(|t| about.contains(t)))
-    })
+    let on_subject: Vec<usize> = ranked
+        .into_iter()
+        .filter(|&j| {
+            let s = evidence[j].sentence.trim();
+            !s.ends_with('?')
+                && s.split_whitespace().count() >= 5
+                && adds_to_question(question, s)
+                && (about.is_empty() || stems(s).iter().any(|t| about.contains(t)))
+                && (!wants_name || names_someone_new(s))
+        })
+        .collect();
+    match on_subject.iter().find(|&&j| {
+        kinds
+            .iter()
+            .all(|&k| states(k, evidence[j].sentence.trim()))
+    }) {
+        Some(&j) => Ok(j),
+        None if !on_subject.is_empty() => Err(Refusal::NoStatedValue(kinds[0])),
+        None => Err(Refusal::NotAddressed),
+    }
+}
+
+/// What to show when no sentence of the model's answer is backed (`checks` all
+/// unsupported): the index of an evidence sentence to quote instead, or why the answer is
+/// a refusal. When the model only echoed the question ("X imposes sanctions on packages
+/// that violate it"), or no evidence sentence says more than the question about what it
+/// asks (only about whom), the sources circle the topic without answering.
+pub fn shown_instead(
+    question: &str,
+    checks: &[SentenceCheck],
+    evidence: &[Evidence],
+) -> Result<usize, Refusal> {
+    let echoed = !checks.is_empty() && checks.iter().all(|c| c.restates);
+    let best = fallback_evidence(question, evidence);
+    if echoed {
+        // An echo says only that the model found nothing to add; the evidence may still
+        // answer (the naming rule "tcl-foo" for "what should the package for module foo be
+        // named"). Its best sentence is shown only when it speaks of most of what the
+        // question asks about (half its lower-case words or more): a sentence that merely
+        // shares the topic ("the policy requirements for packages" for "what sanctions
+        // does the policy impose") is no answer, and the echo stays a refusal.
+        let about = asked_about(question);
+        return best
+            .ok()
+            .filter(|&j| {
+                let have = stems(&evidence[j].sentence);
+                2 * about.iter().filter(|t| have.contains(*t)).count() >= about.len()
+            })
+            .ok_or(Refusal::OnlyRestated);
+    }
+    best
 }
 
 /// Words by which a follow-up question points back at the previous one.
@@ -1534,6 +1698,7 @@ mod tests {
         ));
         assert_eq!(
             fallback_evidence(question, &evidence)
+                .ok()
                 .map(|j| evidence[j].sentence.starts_with("This policy")),
             Some(true),
             "the heading is not shown as an answer"
@@ -1578,7 +1743,9 @@ mod tests {
             "an invented figure is unsupported, not an echo: {checks:?}"
         );
         assert_eq!(
-            fallback_evidence(question, &evidence).map(|j| evidence[j].sentence.contains("768K")),
+            fallback_evidence(question, &evidence)
+                .ok()
+                .map(|j| evidence[j].sentence.contains("768K")),
             Some(true)
         );
         // A model that says nothing at all is not echoing either.
@@ -1639,7 +1806,7 @@ mod tests {
         );
         assert!(!checks[0].supported && !checks[0].restates, "{checks:?}");
         assert_eq!(
-            fallback_evidence(question, &evidence),
+            fallback_evidence(question, &evidence).ok(),
             None,
             "the evidence names the patient but says nothing of blood or types"
         );
@@ -1649,6 +1816,194 @@ mod tests {
         assert!(!is_yes_no(
             "If sending one image fails, what does the viewer do?"
         ));
+    }
+
+    fn evidence_of(sentences: &[&str]) -> Vec<Evidence> {
+        sentences
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Evidence {
+                passage: 0,
+                position: i,
+                sentence: (*s).to_owned(),
+                score: 1.0 - i as f32 * 0.1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_quote_shown_instead_must_state_the_kind_of_value_asked_for() {
+        let price = "How much did Prisma pay for the server it used?";
+        let tested = "The source code has been tested extensively on the server Prisma used.";
+        let share = "The server used by Prisma spent 1.5% of its time in the kernel.";
+        assert_eq!(
+            fallback_evidence(price, &evidence_of(&[tested, share])).ok(),
+            None,
+            "no sum of money: a percentage is no price"
+        );
+        assert_eq!(
+            shown_instead(price, &[], &evidence_of(&[tested, share])),
+            Err(Refusal::NoStatedValue(AnswerKind::Money(None)))
+        );
+        let paid = "Prisma paid USD 48,000 for the server it used.";
+        assert_eq!(
+            fallback_evidence(price, &evidence_of(&[tested, paid])).ok(),
+            Some(1)
+        );
+        let date = "On what date is the annual holiday party held?";
+        let holidays =
+            "The company observes 11 paid holidays each year, including two floating holidays.";
+        assert_eq!(
+            fallback_evidence(date, &evidence_of(&[holidays])).ok(),
+            None
+        );
+        let party = "The annual holiday party is held on December 12 in the main office.";
+        assert_eq!(
+            fallback_evidence(date, &evidence_of(&[holidays, party])).ok(),
+            Some(1)
+        );
+        // A question that asks for no kind of value keeps its quote.
+        assert_eq!(
+            fallback_evidence(
+                "Which holidays does the company observe?",
+                &evidence_of(&[holidays])
+            )
+            .ok(),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn an_answer_s_quote_must_state_it_together_with_what_the_question_asks() {
+        let question = "Which company owns the data center where the Lantern platform is hosted?";
+        let answer = vec![
+            "The company that owns the data center is Brightwater Freight Holdings, Inc."
+                .to_owned(),
+        ];
+        let apart = evidence_of(&[
+            "Client operates a regional freight brokerage and outsources the hosting of its platform.",
+            "Brightwater Freight Holdings, Inc.",
+        ]);
+        let checks = check_sentences(question, &answer, &apart, None);
+        assert!(
+            !checks[0].supported,
+            "the name and the data center are never stated together: {checks:?}"
+        );
+        let together = evidence_of(&[
+            "The data center that hosts the platform is owned by Brightwater Freight Holdings, Inc.",
+        ]);
+        let checks = check_sentences(question, &answer, &together, None);
+        assert!(
+            checks[0].supported && checks[0].evidence == vec![0],
+            "{checks:?}"
+        );
+
+        let question = "What is the name of the daughter Mrs. Quillfeather lives with?";
+        let evidence = evidence_of(&[
+            "She is a former smoker and lives with her daughter, who will assist her at home.",
+            "Lakemont General Hospital - Discharge Summary - QUILLFEATHER, Theodora",
+        ]);
+        let checks = check_sentences(
+            question,
+            &answer_sentences("Mrs. Quillfeather lives with Theodora Lakemont."),
+            &evidence,
+            None,
+        );
+        assert_eq!(checks.len(), 1, "a title ends no sentence: {checks:?}");
+        let asked_back = check_sentences(
+            question,
+            &["Who does Mrs. Quillfeather live with, her daughter Theodora?".to_owned()],
+            &evidence_of(&["Mrs. Quillfeather lives with her daughter Theodora."]),
+            None,
+        );
+        assert!(
+            !asked_back[0].supported,
+            "a question is no answer: {asked_back:?}"
+        );
+        assert!(
+            check_sentences(
+                question,
+                &["Mrs. Quillfeather lives with her daughter Theodora.".to_owned()],
+                &evidence_of(&["Mrs. Quillfeather lives with her daughter Theodora."]),
+                None,
+            )[0]
+            .supported
+        );
+        assert!(!checks[0].supported, "{checks:?}");
+        assert_eq!(
+            fallback_evidence(question, &evidence).ok(),
+            None,
+            "a question for a name is not answered by a sentence that names nobody"
+        );
+        assert!(asks_for_name(
+            "Who is the chief information security officer?"
+        ));
+        assert!(asks_for_name("Which company owns the data center?"));
+        assert!(asks_for_name(
+            "Which release introduced apt, and who led the project?"
+        ));
+        assert!(!asks_for_name(
+            "How long is the probation for someone who has just joined?"
+        ));
+    }
+
+    #[test]
+    fn titles_end_no_sentence() {
+        assert_eq!(
+            sentences(
+                "Angiography was performed by Dr. Helga Marchetti. Mrs. Quillfeather went home."
+            ),
+            vec![
+                "Angiography was performed by Dr. Helga Marchetti.",
+                "Mrs. Quillfeather went home."
+            ]
+        );
+        assert_eq!(
+            sentences("The answer is no. The sender will retry."),
+            vec!["The answer is no.", "The sender will retry."]
+        );
+    }
+
+    #[test]
+    fn after_an_echo_the_best_quote_is_shown_only_when_it_speaks_of_what_is_asked() {
+        let question = "What should a Debian package for a version-independent Tcl module called foo be named?";
+        let evidence = evidence_of(&[
+            "The naming convention for a module foo is tcl-foo or tk-foo when the module is version independent.",
+            "For any version, the main Tcl and Tk packages are called tclX.Y and tkX.Y respectively.",
+        ]);
+        let checks = check_sentences(
+            question,
+            &answer_sentences("The answer is: The package should be named foo."),
+            &evidence,
+            None,
+        );
+        assert!(checks[0].restates, "{checks:?}");
+        assert_eq!(shown_instead(question, &checks, &evidence), Ok(0));
+
+        let question =
+            "What sanctions does the Debian Tcl/Tk policy impose on packages that violate it?";
+        let evidence = evidence_of(&[
+            "This document describes the packaging of Tcl/Tk within Debian and the policy requirements for packages.",
+        ]);
+        let checks = check_sentences(
+            question,
+            &answer_sentences(
+                "The Debian Tcl/Tk policy imposes sanctions on packages that violate the policy.",
+            ),
+            &evidence,
+            None,
+        );
+        assert!(checks[0].restates, "{checks:?}");
+        assert_eq!(
+            fallback_evidence(question, &evidence).ok(),
+            Some(0),
+            "on the topic, so it would be shown after an invented answer"
+        );
+        assert_eq!(
+            shown_instead(question, &checks, &evidence),
+            Err(Refusal::OnlyRestated),
+            "it speaks of packages and policy, not of sanctions or violations"
+        );
     }
 
     #[test]

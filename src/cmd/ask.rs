@@ -431,16 +431,11 @@ pub fn generate_answer(
             .join(" ")
     } else {
         // Nothing the model said is backed (an invented figure, say): the user gets the
-        // source's own words rather than a guess. When the model only echoed the question
-        // ("X imposes sanctions on packages that violate it"), or no evidence sentence says
-        // more than the question about what it asks (only about whom), the sources circle
-        // the topic without answering.
-        let echoed = !checks.is_empty() && checks.iter().all(|c| c.restates);
-        if echoed {
-            return Ok(refused(text, stats, answer::Refusal::OnlyRestated));
-        }
-        let Some(best) = answer::fallback_evidence(question, &evidence) else {
-            return Ok(refused(text, stats, answer::Refusal::NotAddressed));
+        // source's own words rather than a guess, or a refusal when no evidence sentence
+        // answers (`answer::shown_instead` says when).
+        let best = match answer::shown_instead(question, &checks, &evidence) {
+            Ok(best) => best,
+            Err(reason) => return Ok(refused(text, stats, reason)),
         };
         let n = number(best, &mut cited);
         sentences.push(AnswerSentence {
