@@ -566,11 +566,15 @@ pub fn missing_answer_kind(question: &str, passages: &[Passage]) -> Option<Answe
     if kinds.is_empty() || is_yes_no(question) {
         return None;
     }
+    // The words that ask for the value are not its subject, "pay" and "paid" included:
+    // "How much did Prisma pay for the server?" is not answered by "the Licensee shall not
+    // pay any fees or royalties" (a licence on another subject, stated free of charge).
     let cue_stems: HashSet<String> = MONEY_CUES
         .iter()
         .chain(
             [
-                "hourly", "rate", "hour", "date", "year", "long", "soon", "quickly",
+                "hourly", "rate", "hour", "date", "year", "long", "soon", "quickly", "pay", "pays",
+                "paid", "paying",
             ]
             .iter(),
         )
@@ -1669,6 +1673,32 @@ mod tests {
         assert_eq!(
             policy.refusal("How much does the transition assistance cost?", &fees, &[]),
             Some(Refusal::NoStatedValue(AnswerKind::Money(None)))
+        );
+        // Nor does a sentence that shares only the word asking for the sum.
+        let royalties = vec![passage(
+            "This license is non-royalty bearing and the Licensee shall not pay any fees.",
+            0.7,
+        )];
+        assert_eq!(
+            policy.refusal(
+                "How much did Prisma pay for the server it used?",
+                &royalties,
+                &[]
+            ),
+            Some(Refusal::NoStatedValue(AnswerKind::Money(None)))
+        );
+        assert_eq!(
+            policy.refusal("Does the Licensee pay any royalties?", &royalties, &[]),
+            None
+        );
+        assert_eq!(
+            policy.refusal(
+                "How much must the Licensee pay in royalties?",
+                &royalties,
+                &[]
+            ),
+            None,
+            "the subject (royalties) is there, stated free"
         );
     }
 
