@@ -1537,23 +1537,20 @@ mod tests {
         let evidence = vec![
             evidence(
                 0,
-                "Corvane Data Services LLC has its principal office at 72 Alder Foundry.",
+                "A customer who terminates early pays a fee of 500 euros.",
             ),
-            evidence(
-                1,
-                "The customer may terminate for convenience on 120 days' written notice.",
-            ),
+            evidence(1, "The customer may terminate on 120 days' written notice."),
         ];
         let checks = check_sentences(
-            "How much notice must the customer give Corvane to terminate?",
+            "What must the customer do to terminate?",
             &answer_sentences(
-                "The customer must give 120 days' written notice to Corvane Data Services LLC \
-                 at 72 Alder Foundry.",
+                "The customer may terminate this agreement for convenience on 120 days' written \
+                 notice to the provider and pays 500 euros.",
             ),
             &evidence,
             None,
         );
-        assert!(checks[0].supported);
+        assert!(checks[0].supported, "{:?}", checks[0]);
         let mut cited = checks[0].evidence.clone();
         cited.sort();
         assert_eq!(cited, vec![0, 1], "each number's quote is cited");
