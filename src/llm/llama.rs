@@ -1,11 +1,11 @@
-//! Llama-family text models from GGUF (SmolLM2, Llama 3.x, Mistral), on candle's quantized
-//! matmuls.
+//! Llama-family text models from GGUF (SmolLM2, Llama 3.x, Mistral).
 //!
 //! Our own model rather than candle-transformers 0.11's `quantized_llama`, for speed and for
 //! the KV cache:
 //! - its matmuls take weights as they are; SmolLM2's are 576 wide, which candle's fast int8
-//!   kernels cannot take, so most of the time went to a slower dot product. Here weights are
-//!   widened where that pays (see `parts::Linear`);
+//!   kernels cannot take, so most of the time went to a slower dot product. Here layers run
+//!   on our int8 kernel, or on weights widened for candle's (see `parts::Linear`), and
+//!   attention on our own kernel (attention.rs);
 //! - its KV cache can only be cleared. Here a forward pass at position `start` keeps the
 //!   first `start` cached positions, so a prompt that shares a prefix with the previous one
 //!   (the system prompt, a chat's earlier turns) only computes the rest;
@@ -393,8 +393,8 @@ mod tests {
         }
     }
 
-    /// Widened Q8_0 weights (where this CPU has the int8 tiles) change only the rounding of
-    /// activations.
+    /// Q8_0 weights on the int8 kernel (or widened for candle's tiles) change only the
+    /// rounding of activations.
     #[test]
     fn quantized_weights_stay_close_to_candles_llama() {
         let bytes = synthetic::llama(&Tiny {
@@ -451,9 +451,9 @@ mod tests {
     }
 }
 
-/// The real SmolLM2 from `make models`: widening the weights (parts::Linear) rounds
-/// activations in blocks of 256 instead of 32, so the quantized model must stay close to
-/// the same weights run in f32.
+/// The real SmolLM2 from `make models`: the quantized kernels round activations to 8 bits
+/// (per 32 values on ours, per 256 on candle's tiles), so the quantized model must stay
+/// close to the same weights run in f32.
 #[cfg(test)]
 mod real_model {
     use super::*;
