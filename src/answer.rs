@@ -1145,9 +1145,10 @@ pub fn check_sentences(
                 .into_iter()
                 .filter(|n| !question_stems.contains(stem(n)))
                 .collect();
+            let on_subject =
+                |j: usize| about.is_empty() || quote_stems[j].iter().any(|t| about.contains(t));
             let states_answer_on_subject = |j: usize| {
-                let on_subject =
-                    about.is_empty() || quote_stems[j].iter().any(|t| about.contains(t));
+                let on_subject = on_subject(j);
                 let holds_answer = if new_names.is_empty() {
                     added.is_empty()
                         || added.iter().any(|t| quote_stems[j].contains(t))
@@ -1183,25 +1184,29 @@ pub fn check_sentences(
                 && (coverage >= 0.5 || (coverage >= 0.3 && best_similarity >= 0.7));
             let mut cited = Vec::new();
             if supported {
-                let mut ranked: Vec<(f32, usize)> = evidence
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| {
-                        states_answer_on_subject(*j)
-                            && (numbers.is_empty()
-                                || numbers.iter().any(|n| per_evidence_numbers[*j].contains(n)))
-                    })
-                    .map(|(j, e)| {
-                        let shared = term_coverage(sentence, &e.sentence);
-                        let stated = numbers
-                            .iter()
-                            .filter(|n| per_evidence_numbers[j].contains(*n))
-                            .count() as f32
-                            / numbers.len().max(1) as f32;
-                        (shared + 0.5 * stated + 0.5 * similarity(j), j)
-                    })
-                    .collect();
-                ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+                let states_a_number = |j: usize| {
+                    numbers.is_empty()
+                        || numbers.iter().any(|n| per_evidence_numbers[j].contains(n))
+                };
+                let rank = |keep: &dyn Fn(usize) -> bool| {
+                    let mut ranked: Vec<(f32, usize)> = evidence
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| keep(*j))
+                        .map(|(j, e)| {
+                            let shared = term_coverage(sentence, &e.sentence);
+                            let stated = numbers
+                                .iter()
+                                .filter(|n| per_evidence_numbers[j].contains(*n))
+                                .count() as f32
+                                / numbers.len().max(1) as f32;
+                            (shared + 0.5 * stated + 0.5 * similarity(j), j)
+                        })
+                        .collect::<Vec<_>>();
+                    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+                    ranked
+                };
+                let ranked = rank(&|j| states_answer_on_subject(j) && states_a_number(j));
                 if let Some(&(best, j)) = ranked.first() {
                     cited.push(j);
                     // A second quote from another passage when it backs the sentence
@@ -1215,8 +1220,14 @@ pub fn check_sentences(
                     }
                 }
                 // A sentence that joins figures from several quotes cites each of them:
-                // every number it states is on a cited page.
-                for &(_, k) in ranked.iter().skip(1) {
+                // every number it states is on a cited page. Such a quote need not hold the
+                // sentence's names (the first one does), only speak of the question's subject.
+                let stating_numbers = if cited.is_empty() {
+                    Vec::new()
+                } else {
+                    rank(&|j| on_subject(j) && states_a_number(j))
+                };
+                for &(_, k) in &stating_numbers {
                     let uncovered =
                         |n: &String| !cited.iter().any(|&c| per_evidence_numbers[c].contains(n));
                     if !cited.contains(&k)
@@ -1528,18 +1539,18 @@ mod tests {
 
     #[test]
     fn a_sentence_joining_figures_from_two_quotes_cites_both() {
-        let evidence = |passage: usize, sentence: &str| Evidence {
+        let evidence_at = |passage: usize, sentence: &str| Evidence {
             passage,
             position: 0,
             sentence: sentence.to_owned(),
             score: 1.0,
         };
         let evidence = vec![
-            evidence(
+            evidence_at(
                 0,
                 "A customer who terminates early pays a fee of 500 euros.",
             ),
-            evidence(1, "The customer may terminate on 120 days' written notice."),
+            evidence_at(1, "The customer may terminate on 120 days' written notice."),
         ];
         let checks = check_sentences(
             "What must the customer do to terminate?",
@@ -1554,6 +1565,35 @@ mod tests {
         let mut cited = checks[0].evidence.clone();
         cited.sort();
         assert_eq!(cited, vec![0, 1], "each number's quote is cited");
+
+        // The quote with the notice period names no one: it is cited for its number, the
+        // quote with the address for the names.
+        let evidence = vec![
+            evidence_at(
+                0,
+                "This Agreement is between Brightwater Freight and Corvane Data Services LLC \
+                 of 72 Alder Foundry.",
+            ),
+            evidence_at(
+                1,
+                "Either party may terminate this Agreement for convenience by giving 120 days' \
+                 written notice.",
+            ),
+        ];
+        let checks = check_sentences(
+            "How much advance notice must the customer give to terminate the Corvane agreement \
+             for convenience?",
+            &answer_sentences(
+                "The customer must provide 120 days' written notice to Corvane Data Services LLC \
+                 of 72 Alder Foundry.",
+            ),
+            &evidence,
+            None,
+        );
+        assert!(checks[0].supported, "{:?}", checks[0]);
+        let mut cited = checks[0].evidence.clone();
+        cited.sort();
+        assert_eq!(cited, vec![0, 1], "the notice period's quote is cited");
     }
 
     #[test]
