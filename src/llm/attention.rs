@@ -75,6 +75,7 @@ pub(crate) fn attend(
         && keys.stride()[3] == 1
         && values.stride()[3] == 1
         && heads.is_multiple_of(kv_heads)
+        && span.window != Some(0)
         && span.start >= span.kv_start
         && span.kv_start + kv_len >= span.start + seq;
     if !fits {
