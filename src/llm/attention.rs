@@ -13,7 +13,9 @@
 use core::arch::x86_64::*;
 use std::cell::RefCell;
 
-use candle_core::{Storage, Tensor};
+use candle_core::Tensor;
+
+use super::parts::with_cpu_f32;
 
 /// Which keys a query sees, and how scores are scaled.
 #[derive(Clone, Copy, Debug)]
@@ -35,19 +37,6 @@ fn supported_head_dim(head_dim: usize) -> bool {
 
 pub(crate) fn available() -> bool {
     super::int8::available()
-}
-
-/// A borrowed f32 view of a CPU tensor's storage: its values from the layout's start.
-fn with_values<R>(
-    t: &Tensor,
-    f: impl FnOnce(&[f32], &[usize]) -> candle_core::Result<R>,
-) -> candle_core::Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else {
-        candle_core::bail!("attention: not a CPU tensor");
-    };
-    let values = cpu.as_slice::<f32>()?;
-    f(&values[layout.start_offset()..], layout.stride())
 }
 
 /// Attention of queries `q` (1, heads, seq, head_dim), contiguous, over `keys` and
@@ -88,9 +77,9 @@ pub(crate) fn attend(
         head_dim,
         kv_len,
     };
-    let out = with_values(q, |q, _| {
-        with_values(keys, |k, k_strides| {
-            with_values(values, |v, v_strides| {
+    let out = with_cpu_f32(q, |q, _| {
+        with_cpu_f32(keys, |k, k_strides| {
+            with_cpu_f32(values, |v, v_strides| {
                 let cache = Cache {
                     keys: k,
                     key_head_stride: k_strides[1],
@@ -216,14 +205,6 @@ struct Job {
     scores: *mut f32,
     /// The first head's output; the group's heads follow each other.
     out: *mut f32,
-}
-
-/// Repeats `$body` with `$i` bound to each listed constant below `$bound` (see int8.rs:
-/// constant indices keep small register arrays out of memory at opt-level 1).
-macro_rules! unroll {
-    ($i:ident < $bound:expr, [$($n:literal),*], $body:block) => {
-        $( { const $i: usize = $n; if $i < $bound $body } )*
-    };
 }
 
 /// Head sizes of 16 × C values, C a constant (4 for SmolLM2's 64).

@@ -203,20 +203,10 @@ unsafe fn quantize_block(_: &[f32], _: &mut [i8], _: &mut f32, _: &mut i32) {
     unreachable!("int8 kernels run only where available() is true")
 }
 
-/// Repeats `$body` with `$i` bound to each listed constant below `$bound`. dossier's own
-/// code builds at opt-level 1 with overflow checks, where LLVM leaves loops over the
-/// accumulator arrays rolled and the arrays on the stack; constant indices keep them in
-/// registers.
-macro_rules! unroll {
-    ($i:ident < $bound:expr, [$($n:literal),*], $body:block) => {
-        $( { const $i: usize = $n; if $i < $bound $body } )*
-    };
-}
-
 /// Rows `first_row..first_row + M` of `x` times tiles `first_tile..first_tile + T` of
 /// `weight`, written to `out` (x.rows × weight.rows, row-major). M and T are at most 4.
 /// Addresses advance with wrapping pointer arithmetic, every multiplication happening
-/// once before the loops, for the same reason as `unroll!`.
+/// once before the loops, for the same reason as `unroll!` (llm/mod.rs).
 ///
 /// SAFETY: the caller checks that the rows and tiles exist, that `out` holds
 /// x.rows × weight.rows values, and that the CPU has AVX-512 VNNI.

@@ -1,6 +1,17 @@
 //! The local LLM: a quantized GGUF model on candle, its tokenizer and chat template, and a
 //! streaming generation loop. `remote` delegates generation to a server the user runs.
 
+/// Repeats `$body` with `$i` bound to each listed constant below `$bound`, for the CPU
+/// kernels (int8.rs, attention.rs). dossier's own code builds at opt-level 1 with overflow
+/// checks, where LLVM leaves loops over small accumulator arrays rolled and the arrays on
+/// the stack; constant indices keep them in registers. Defined before the modules so that
+/// both see it.
+macro_rules! unroll {
+    ($i:ident < $bound:expr, [$($n:literal),*], $body:block) => {
+        $( { const $i: usize = $n; if $i < $bound $body } )*
+    };
+}
+
 mod attention;
 pub mod gemma3;
 mod int8;

@@ -145,16 +145,25 @@ fn int8_forward(
         candle_core::bail!("a {in_features}-wide layer was given {:?}", x.shape());
     }
     let x = x.to_dtype(DType::F32)?.contiguous()?;
-    let out = {
-        let (storage, layout) = x.storage_and_layout();
-        let candle_core::Storage::Cpu(cpu) = &*storage else {
-            candle_core::bail!("the int8 kernel runs on the CPU");
-        };
-        let values = &cpu.as_slice::<f32>()?[layout.start_offset()..][..x.elem_count()];
-        int8::matmul(packed, values)
-    };
+    let out = with_cpu_f32(&x, |values, _| {
+        Ok(int8::matmul(packed, &values[..x.elem_count()]))
+    })?;
     *dims.last_mut().expect("checked above") = packed.rows();
     Tensor::from_vec(out, dims, x.device())
+}
+
+/// Lends `f` an f32 CPU tensor's values from its layout's start, with the layout's strides
+/// (our kernels read candle's storage in place).
+pub(crate) fn with_cpu_f32<R>(
+    t: &Tensor,
+    f: impl FnOnce(&[f32], &[usize]) -> candle_core::Result<R>,
+) -> candle_core::Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("our CPU kernels were given a tensor on another device");
+    };
+    let values = cpu.as_slice::<f32>()?;
+    f(&values[layout.start_offset()..], layout.stride())
 }
 
 /// A model's weight as a layer: quantized or, with `dequantize`, in f32 (the float
