@@ -1188,54 +1188,52 @@ pub fn check_sentences(
                     numbers.is_empty()
                         || numbers.iter().any(|n| per_evidence_numbers[j].contains(n))
                 };
-                let rank = |keep: &dyn Fn(usize) -> bool| {
-                    let mut ranked: Vec<(f32, usize)> = evidence
-                        .iter()
-                        .enumerate()
-                        .filter(|(j, _)| keep(*j))
-                        .map(|(j, e)| {
-                            let shared = term_coverage(sentence, &e.sentence);
-                            let stated = numbers
-                                .iter()
-                                .filter(|n| per_evidence_numbers[j].contains(*n))
-                                .count() as f32
-                                / numbers.len().max(1) as f32;
-                            (shared + 0.5 * stated + 0.5 * similarity(j), j)
-                        })
-                        .collect::<Vec<_>>();
-                    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-                    ranked
-                };
-                let ranked = rank(&|j| states_answer_on_subject(j) && states_a_number(j));
-                if let Some(&(best, j)) = ranked.first() {
+                // Quotes on the question's subject that state one of the sentence's numbers
+                // (any, when it has none), best backing first: (score, shared terms, index).
+                let mut scored: Vec<(f32, f32, usize)> = (0..evidence.len())
+                    .filter(|&j| on_subject(j) && states_a_number(j))
+                    .map(|j| {
+                        let shared = term_coverage(sentence, &evidence[j].sentence);
+                        let stated = numbers
+                            .iter()
+                            .filter(|n| per_evidence_numbers[j].contains(*n))
+                            .count() as f32
+                            / numbers.len().max(1) as f32;
+                        (shared + 0.5 * stated + 0.5 * similarity(j), shared, j)
+                    })
+                    .collect();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+                // The ones that also hold the sentence's answer may back it.
+                let ranked: Vec<(f32, f32, usize)> = scored
+                    .iter()
+                    .copied()
+                    .filter(|&(_, _, j)| states_answer_on_subject(j))
+                    .collect();
+                if let Some(&(best, _, j)) = ranked.first() {
                     cited.push(j);
                     // A second quote from another passage when it backs the sentence
                     // nearly as well (the same fact stated twice).
-                    if let Some(&(_, k)) = ranked.iter().skip(1).find(|(score, k)| {
+                    if let Some(&(_, _, k)) = ranked.iter().skip(1).find(|(score, shared, k)| {
                         *score >= 0.8 * best
                             && evidence[*k].passage != evidence[j].passage
-                            && term_coverage(sentence, &evidence[*k].sentence) >= 0.5
+                            && *shared >= 0.5
                     }) {
                         cited.push(k);
                     }
-                }
-                // A sentence that joins figures from several quotes cites each of them:
-                // every number it states is on a cited page. Such a quote need not hold the
-                // sentence's names (the first one does), only speak of the question's subject.
-                let stating_numbers = if cited.is_empty() {
-                    Vec::new()
-                } else {
-                    rank(&|j| on_subject(j) && states_a_number(j))
-                };
-                for &(_, k) in &stating_numbers {
-                    let uncovered =
-                        |n: &String| !cited.iter().any(|&c| per_evidence_numbers[c].contains(n));
-                    if !cited.contains(&k)
-                        && numbers
-                            .iter()
-                            .any(|n| uncovered(n) && per_evidence_numbers[k].contains(n))
-                    {
-                        cited.push(k);
+                    // A sentence that joins figures from several quotes cites each of them:
+                    // every number it states is on a cited page. Such a quote need not hold
+                    // the sentence's names (the first one does), only speak of the subject.
+                    for &(_, _, k) in &scored {
+                        let uncovered = |n: &String| {
+                            !cited.iter().any(|&c| per_evidence_numbers[c].contains(n))
+                        };
+                        if !cited.contains(&k)
+                            && numbers
+                                .iter()
+                                .any(|n| uncovered(n) && per_evidence_numbers[k].contains(n))
+                        {
+                            cited.push(k);
+                        }
                     }
                 }
             }
