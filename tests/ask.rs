@@ -19,9 +19,7 @@ fn ask_answers_with_a_citation_to_the_right_file_and_page() {
     assert!(!citations.is_empty(), "{result:#}");
     // The notice period's page is cited (first, or after a quote for another figure the
     // same sentence states).
-    let notice = citations
-        .iter()
-        .find(|c| c["file"] == "service-agreement.pdf" && c["page"] == 4)
+    let notice = citation_on(&result["citations"], "service-agreement.pdf", 4)
         .unwrap_or_else(|| panic!("page 4 is not cited: {result:#}"));
     assert!(!notice["quote"].as_str().unwrap().is_empty());
     assert!(result["timings"]["total_ms"].as_f64().unwrap() > 0.0);

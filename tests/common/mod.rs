@@ -75,6 +75,16 @@ pub fn json(output: &Output) -> Value {
     })
 }
 
+/// The citation of `file`, page `page`, in a list of citations (`ask --json`'s
+/// `citations`, the audit log's `cited`), wherever it stands in the list: a sentence that
+/// states figures from several quotes cites each of them.
+pub fn citation_on<'a>(citations: &'a Value, file: &str, page: u64) -> Option<&'a Value> {
+    citations
+        .as_array()?
+        .iter()
+        .find(|c| c["file"] == file && c["page"] == page)
+}
+
 /// Runs a command that must succeed, and returns its output.
 pub fn ok(command: &mut Command) -> Output {
     let output = run(command);
