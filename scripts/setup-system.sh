@@ -34,10 +34,10 @@ probes=(
   "tesseract|tesseract-ocr tesseract-ocr-eng|optional|OCR of scanned pages (--ocr auto); without it they are reported, not read"
 )
 
-python() { # the first python3 (or python) on PATH
-  command -v python3 >/dev/null && { echo python3; return; }
-  command -v python >/dev/null && { echo python; return; }
-  echo false
+# The first python3 (or python) on PATH; `false` when there is none, so the probes fail.
+# (`type -P`, not `command -v`: only files on PATH count.)
+find_python() {
+  type -P python3 || type -P python || echo false
 }
 
 # Runs one probe in $work; quiet, exit status only.
@@ -56,8 +56,8 @@ probe() {
       c++ -O2 "$work/probe.cpp" -o "$work/probe-cxx" && "$work/probe-cxx"
       ;;
     unzip) unzip -v ;;
-    pip) "$(python)" -m pip --version ;;
-    venv) "$(python)" -m venv "$work/venv" && "$work/venv/bin/python" -m pip --version ;;
+    pip) "$(find_python)" -m pip --version ;;
+    venv) "$(find_python)" -m venv "$work/venv" && "$work/venv/bin/python" -m pip --version ;;
     pdftotext) pdftotext -v && pdftoppm -v ;;
     tesseract) tesseract --version ;;
   esac >/dev/null 2>&1
