@@ -12,7 +12,7 @@ DOSSIER := $(CARGO_TARGET_DIR)/debug/dossier
 DEMO_STORE := $(CURDIR)/target/demo-store
 DEMO_QUESTION ?= How much advance notice must the customer give to terminate the Corvane agreement for convenience?
 
-.PHONY: all setup system models eval-data moto browser build demo test bench lint clean-demo
+.PHONY: all setup system models eval-data moto browser build build-all demo test fresh-check fresh-demo bench lint clean-demo
 
 all: build
 
@@ -28,7 +28,11 @@ setup: system models
 eval-data:
 	@samples/eval/fetch.sh
 
+# The demo needs the binary alone; the tests, examples and benches are built by `make test`.
 build: system
+	cargo build --bin dossier
+
+build-all: system
 	cargo build --workspace --all-targets
 
 demo: setup build
@@ -46,12 +50,25 @@ moto:
 browser:
 	@scripts/setup-browser.sh
 
+# The fresh-root check needs root (debootstrap, chroot); DOSSIER_SKIP_FRESH_CHECK=1 skips it.
 test: setup eval-data moto browser
+	@if [ -n "$$DOSSIER_SKIP_FRESH_CHECK" ]; then echo "fresh-check: skipped (DOSSIER_SKIP_FRESH_CHECK)"; \
+	elif [ "$$(id -u)" -ne 0 ]; then echo "fresh-check: skipped (needs root; run sudo make fresh-check)"; \
+	else scripts/fresh-machine-check.sh quick; fi
 	cargo test --workspace --no-fail-fast
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# A minimal Debian root (debootstrap) with only the Rust toolchain from this machine: the set-up
+# and the prerequisites, used as the build uses them (scripts/fresh-machine-check.sh; as root).
+fresh-check:
+	@scripts/fresh-machine-check.sh quick
+
+# The same root, then a cold `make demo` to a cited answer; prints its wall time.
+fresh-demo:
+	@scripts/fresh-machine-check.sh demo
 
 clean-demo:
 	rm -rf "$(DEMO_STORE)"
