@@ -37,7 +37,7 @@ build-all: system
 
 demo: setup build
 	@rm -rf "$(DEMO_STORE)"
-	"$(DOSSIER)" --store "$(DEMO_STORE)" ingest samples
+	"$(DOSSIER)" --store "$(DEMO_STORE)" ingest samples/*.pdf
 	@echo
 	@echo "$$ dossier ask \"$(DEMO_QUESTION)\""
 	@"$(DOSSIER)" --store "$(DEMO_STORE)" ask "$(DEMO_QUESTION)"
