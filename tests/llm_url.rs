@@ -16,6 +16,10 @@ const QUESTION: &str =
 /// What the stand-in server answers, streamed in pieces: the sample's own sentence.
 const ANSWER: &str = "Either Party may terminate this Agreement for convenience by giving the other Party at least 120 days' written notice.";
 
+/// A draft that opens with a sentence the sources do not back (an invented penalty), then
+/// the sample's own sentence: no surface may show the first.
+const UNBACKED_FIRST: &str = "The customer must also pay an exit penalty of 900 dollars. Either Party may terminate this Agreement for convenience by giving the other Party at least 120 days' written notice.";
+
 /// The stand-in for the user's server; `requests` collects the chat requests' JSON bodies.
 struct ChatServer {
     url: String,
@@ -23,6 +27,11 @@ struct ChatServer {
 }
 
 fn start_chat_server() -> ChatServer {
+    start_chat_server_saying(ANSWER)
+}
+
+/// A stand-in server that streams `answer` to every chat request.
+fn start_chat_server_saying(answer: &'static str) -> ChatServer {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(Mutex::new(Vec::new()));
@@ -32,14 +41,18 @@ fn start_chat_server() -> ChatServer {
             let Ok(stream) = stream else { continue };
             let seen = Arc::clone(&seen);
             std::thread::spawn(move || {
-                let _ = serve(stream, &seen);
+                let _ = serve(stream, &seen, answer);
             });
         }
     });
     ChatServer { url, requests }
 }
 
-fn serve(stream: TcpStream, seen: &Mutex<Vec<serde_json::Value>>) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    seen: &Mutex<Vec<serde_json::Value>>,
+    answer: &str,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
@@ -84,7 +97,7 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<serde_json::Value>>) -> std::io::Re
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n"
     )?;
     // A few words per event, as servers stream tokens; a keep-alive comment in between.
-    let words: Vec<&str> = ANSWER.split_inclusive(' ').collect();
+    let words: Vec<&str> = answer.split_inclusive(' ').collect();
     for (i, piece) in words.chunks(3).enumerate() {
         let chunk = serde_json::json!({
             "id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "stand-in-model",
@@ -212,4 +225,151 @@ fn serve_with_llm_url_answers_over_http_from_the_remote_model() {
         1,
         "generation went to the remote server"
     );
+}
+
+/// The `data:` payloads of a Server-Sent Events body, with their event names.
+fn sse_events(body: &str) -> Vec<(String, String)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut event = "message".to_owned();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(name) = line.strip_prefix("event:") {
+                    event = name.trim().to_owned();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.strip_prefix(' ').unwrap_or(d));
+                }
+            }
+            (!data.is_empty()).then_some((event, data))
+        })
+        .collect()
+}
+
+#[test]
+fn ask_and_chat_never_show_a_sentence_the_sources_do_not_back() {
+    let server = start_chat_server_saying(UNBACKED_FIRST);
+    let store = sample_store();
+    let output = ok(dossier(store).args(["ask", "--llm-url", &server.url, QUESTION]));
+    let text = stdout(&output);
+    assert!(
+        !text.contains("900"),
+        "the unbacked sentence was shown:\n{text}"
+    );
+    assert!(
+        text.contains("120 days' written notice. [1]"),
+        "the backed one is, cited:\n{text}"
+    );
+    assert!(text.contains("-v shows them"), "{text}");
+
+    // -v shows what was left out, marked as such, after the answer.
+    let output = ok(dossier(store).args(["-v", "ask", "--llm-url", &server.url, QUESTION]));
+    let text = stdout(&output);
+    let marked = text
+        .find("✗ The customer must also pay an exit penalty of 900 dollars.")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        marked > text.find("120 days' written notice. [1]").unwrap(),
+        "{text}"
+    );
+
+    let mut chat = dossier(store);
+    chat.args(["chat", "--llm-url", &server.url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = chat.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{QUESTION}\n").as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        !text.contains("900"),
+        "chat showed the unbacked sentence:\n{text}"
+    );
+    assert!(text.contains("120 days' written notice. [1]"), "{text}");
+}
+
+#[test]
+fn serve_streams_never_carry_a_sentence_the_sources_do_not_back() {
+    let chat = start_chat_server_saying(UNBACKED_FIRST);
+    let server = start_server(sample_store(), &["--no-audit", "--llm-url", &chat.url]);
+    let base = server.base.clone();
+    let (ask_body, completion_body) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let client = reqwest::Client::new();
+            let ask = client
+                .post(format!("{base}/v1/ask"))
+                .json(&serde_json::json!({ "question": QUESTION, "stream": true }))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let completion = client
+                .post(format!("{base}/v1/chat/completions"))
+                .json(&serde_json::json!({
+                    "stream": true,
+                    "messages": [{"role": "user", "content": QUESTION}],
+                }))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            (ask, completion)
+        });
+    drop(server);
+
+    // /v1/ask (what the web page shows): token events hold checked text only.
+    let events = sse_events(&ask_body);
+    let tokens: String = events
+        .iter()
+        .filter(|(e, _)| e == "token")
+        .map(|(_, d)| {
+            serde_json::from_str::<serde_json::Value>(d).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(!tokens.contains("900"), "{ask_body}");
+    assert!(
+        tokens.starts_with("Either Party may terminate"),
+        "{tokens:?}"
+    );
+    let (last, data) = events.last().unwrap();
+    assert_eq!(last, "answer", "{ask_body}");
+    let answer: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!(answer["supported"], true, "{answer:#}");
+    assert_eq!(answer["sentences"][0]["supported"], false, "{answer:#}");
+
+    // /v1/chat/completions: no delta carries it either.
+    let events = sse_events(&completion_body);
+    let content: String = events
+        .iter()
+        .filter(|(_, d)| d != "[DONE]")
+        .filter_map(|(_, d)| {
+            let chunk: serde_json::Value = serde_json::from_str(d).unwrap();
+            chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(!content.contains("900"), "{completion_body}");
+    assert!(
+        content.starts_with("Either Party may terminate"),
+        "{content:?}"
+    );
+    assert!(content.contains("Sources:"), "{content}");
+    assert_eq!(chat.requests.lock().unwrap().len(), 2);
 }

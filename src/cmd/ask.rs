@@ -90,14 +90,14 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
             !super::interrupted()
         },
     )?;
-    if stream {
+    if stream && !response.shown.is_empty() {
         println!();
     }
     let stats = &response.stats;
 
     if response.refused {
         if stream {
-            println!("({})", answer::REFUSAL);
+            print_refused_after_generation(&response);
         } else {
             super::print_json(&refused_after_generation_json(
                 &args.question,
@@ -120,7 +120,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
             timings,
         ))?;
     } else {
-        print_checked(&response);
+        print_checked(&response, global.verbose);
     }
     Ok(if stats.finish_reason == "interrupted" {
         crate::exit::INTERRUPTED
@@ -296,6 +296,12 @@ pub struct Response {
     pub stats: llm::GenerationStats,
     /// Why it was refused, when it was.
     pub refusal: Option<answer::Refusal>,
+    /// Everything `generate_answer` passed to its `on_text`: checked sentences only.
+    pub shown: String,
+    /// What was shown while the model wrote is not the final answer (the whole answer's check
+    /// judged a shown sentence otherwise, or the model went on to decline): the caller says
+    /// so and shows the final one. Nothing shown was unchecked either way.
+    pub revised: bool,
 }
 
 impl Response {
@@ -325,10 +331,16 @@ impl Response {
     }
 }
 
-/// Prompts the model with evidence sentences selected from `passages`, streams its text to
-/// `on_text`, checks each sentence of the answer against the evidence and attaches the
-/// quotes that back it. `embedder`, when given, adds embedding similarity to the check.
-/// Shared by `ask`, `chat` and `eval --answers`, so that eval measures what users get.
+/// Prompts the model with evidence sentences selected from `passages`, checks each sentence
+/// of the answer against the evidence and attaches the quotes that back it. `embedder`, when
+/// given, adds embedding similarity to the check. Shared by `ask`, `chat`, `eval --answers`
+/// and `serve`, so that eval measures what users get.
+///
+/// `on_text` receives the answer as it may be shown, never the model's draft: a sentence is
+/// passed on once it is complete and the support check has passed it (with its citation
+/// marks), the rest after the check of the whole answer; when no sentence is supported, the
+/// evidence quote shown instead is the first thing it receives. It is also called with `""`
+/// for every piece the model writes, so that returning `false` stops the generation.
 pub fn generate_answer(
     model: &mut dyn ChatModel,
     question: &str,
@@ -371,7 +383,48 @@ pub fn generate_answer(
         ChatMessage::system(answer::SYSTEM_PROMPT),
         ChatMessage::user(user_prompt),
     ];
-    let (text, stats) = model.generate(&messages, &params, &mut on_text)?;
+    let mut gate = SentenceGate::new(question, &evidence);
+    let (text, stats) = model.generate(&messages, &params, &mut |piece| {
+        if let Some(checked) = gate.push(piece, embedder.as_deref_mut()) {
+            if !on_text(&checked) {
+                return false;
+            }
+        }
+        on_text("")
+    })?;
+    let mut response = check_answer(question, passages, &evidence, text, stats, embedder);
+    // What the check of the whole answer shows: the streamed sentences and the rest, or
+    // something else (then the caller shows the final answer after saying so).
+    let fin = if response.refused {
+        String::new()
+    } else {
+        response.cited_answer()
+    };
+    match fin.strip_prefix(gate.shown.as_str()) {
+        Some(rest) if !response.refused => {
+            if !rest.is_empty() {
+                on_text(rest);
+            }
+            response.shown = fin;
+        }
+        _ => {
+            response.revised = !gate.shown.is_empty();
+            response.shown = gate.shown;
+        }
+    }
+    Ok(response)
+}
+
+/// The check of the whole answer, once the model has finished: its supported sentences with
+/// their quotes, the evidence quote instead when none is supported, or a refusal.
+fn check_answer(
+    question: &str,
+    passages: &[Passage],
+    evidence: &[answer::Evidence],
+    text: String,
+    stats: llm::GenerationStats,
+    embedder: Option<&mut Embedder>,
+) -> Response {
     let text = text.trim().to_owned();
     let refused = |text: String, stats: llm::GenerationStats, reason: answer::Refusal| Response {
         answer: answer::REFUSAL.to_owned(),
@@ -382,16 +435,18 @@ pub fn generate_answer(
         citations: Vec::new(),
         stats,
         refusal: Some(reason),
+        shown: String::new(),
+        revised: false,
     };
     if text.is_empty() || evidence.is_empty() || answer::is_model_refusal(&text) {
-        return Ok(refused(text, stats, answer::Refusal::ModelDeclined));
+        return refused(text, stats, answer::Refusal::ModelDeclined);
     }
     let said = answer::answer_sentences(&text);
     let cosine = match embedder {
-        Some(embedder) if !said.is_empty() => similarities(embedder, &said, &evidence),
+        Some(embedder) if !said.is_empty() => similarities(embedder, &said, evidence),
         _ => None,
     };
-    let checks = answer::check_sentences(question, &said, &evidence, cosine.as_deref());
+    let checks = answer::check_sentences(question, &said, evidence, cosine.as_deref());
     for c in &checks {
         // The refusal rules act on these flags; the log is how a false refusal is traced.
         tracing::debug!(
@@ -404,20 +459,16 @@ pub fn generate_answer(
 
     // Citations are numbered in the order the shown sentences first cite them.
     let mut cited: Vec<usize> = Vec::new();
-    let number = |j: usize, cited: &mut Vec<usize>| {
-        if let Some(at) = cited.iter().position(|&c| c == j) {
-            at + 1
-        } else {
-            cited.push(j);
-            cited.len()
-        }
-    };
     let mut sentences: Vec<AnswerSentence> = checks
         .iter()
         .map(|c| AnswerSentence {
             text: c.text.clone(),
             supported: c.supported,
-            citations: c.evidence.iter().map(|&j| number(j, &mut cited)).collect(),
+            citations: c
+                .evidence
+                .iter()
+                .map(|&j| citation_number(&mut cited, j))
+                .collect(),
             source: "model",
         })
         .collect();
@@ -433,11 +484,11 @@ pub fn generate_answer(
         // Nothing the model said is backed (an invented figure, say): the user gets the
         // source's own words rather than a guess, or a refusal when no evidence sentence
         // answers (`answer::shown_instead` says when).
-        let best = match answer::shown_instead(question, &checks, &evidence) {
+        let best = match answer::shown_instead(question, &checks, evidence) {
             Ok(best) => best,
-            Err(reason) => return Ok(refused(text, stats, reason)),
+            Err(reason) => return refused(text, stats, reason),
         };
-        let n = number(best, &mut cited);
+        let n = citation_number(&mut cited, best);
         sentences.push(AnswerSentence {
             text: evidence[best].sentence.clone(),
             supported: true,
@@ -463,7 +514,7 @@ pub fn generate_answer(
             }
         })
         .collect();
-    Ok(Response {
+    Response {
         answer: answer_text,
         model_text: text,
         refused: false,
@@ -472,7 +523,98 @@ pub fn generate_answer(
         citations,
         stats,
         refusal: None,
-    })
+        shown: String::new(),
+        revised: false,
+    }
+}
+
+/// The `n` of evidence sentence `j` among the citations: citations are numbered in the
+/// order the shown sentences first cite them.
+fn citation_number(cited: &mut Vec<usize>, j: usize) -> usize {
+    match cited.iter().position(|&c| c == j) {
+        Some(at) => at + 1,
+        None => {
+            cited.push(j);
+            cited.len()
+        }
+    }
+}
+
+/// Holds the model's text back until a sentence is complete and the support check has
+/// passed it, so that nothing unchecked reaches the reader. The last sentence, and every
+/// sentence once the text stops lining up with what was judged (a split that moved) or turns
+/// into the model declining, wait for the check of the whole answer.
+struct SentenceGate<'a> {
+    question: &'a str,
+    evidence: &'a [answer::Evidence],
+    text: String,
+    /// Complete sentences judged so far, shown or not, in order.
+    judged: Vec<String>,
+    /// Evidence indices in the order the shown sentences first cite them (as in `Response`).
+    cited: Vec<usize>,
+    /// Everything passed on so far.
+    shown: String,
+    holding: bool,
+}
+
+impl<'a> SentenceGate<'a> {
+    fn new(question: &'a str, evidence: &'a [answer::Evidence]) -> Self {
+        Self {
+            question,
+            evidence,
+            text: String::new(),
+            judged: Vec::new(),
+            cited: Vec::new(),
+            shown: String::new(),
+            holding: false,
+        }
+    }
+
+    /// Takes the model's next piece; returns the checked text that may be shown now.
+    fn push(&mut self, piece: &str, mut embedder: Option<&mut Embedder>) -> Option<String> {
+        self.text.push_str(piece);
+        if self.holding || self.evidence.is_empty() {
+            return None;
+        }
+        if answer::is_model_refusal(&self.text) {
+            self.holding = true;
+            return None;
+        }
+        let said = answer::answer_sentences(&self.text);
+        // The last sentence may still grow.
+        let complete = said.len().saturating_sub(1);
+        if complete < self.judged.len() || said[..self.judged.len()] != self.judged[..] {
+            self.holding = true;
+            return None;
+        }
+        let mut out = String::new();
+        for sentence in &said[self.judged.len()..complete] {
+            let one = std::slice::from_ref(sentence);
+            // The same check, on the same vectors, as the whole answer's (batches of one).
+            let cosine = embedder
+                .as_deref_mut()
+                .and_then(|e| similarities(e, one, self.evidence));
+            let check =
+                answer::check_sentences(self.question, one, self.evidence, cosine.as_deref())
+                    .into_iter()
+                    .next();
+            self.judged.push(sentence.clone());
+            let Some(check) = check.filter(|c| c.supported) else {
+                continue;
+            };
+            let marks: String = check
+                .evidence
+                .iter()
+                .map(|&j| format!("[{}]", citation_number(&mut self.cited, j)))
+                .collect();
+            if !self.shown.is_empty() || !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&format!("{} {marks}", check.text));
+        }
+        self.shown.push_str(&out);
+        (!out.is_empty()).then_some(out)
+    }
 }
 
 /// Cosine similarity of the question with each candidate evidence sentence, or `None` when
@@ -548,23 +690,49 @@ pub fn closest(passages: &[Passage]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// After the streamed model text: what the check made of it, and the sources.
-pub fn print_checked(response: &Response) {
-    if !response.supported {
+/// After the streamed answer (checked sentences only): a revision when the whole answer's
+/// check changed what was shown, a note on what was left out (with `-v`, the sentences
+/// themselves, marked), and the sources.
+pub fn print_checked(response: &Response, verbose: u8) {
+    if response.revised {
         println!(
-            "\n(Not backed by the sources, so here is what they say:)\n{}",
+            "\n(Revised after checking the whole answer:)\n{}",
             response.cited_answer()
         );
-    } else if response.dropped() > 0 {
-        println!(
-            "\n(Checked against the sources; {} sentence(s) they do not back left out:)\n{}",
-            response.dropped(),
-            response.cited_answer()
-        );
+    }
+    if response.dropped() > 0 {
+        let hint = if verbose > 0 { ":" } else { "; -v shows them" };
+        if response.supported {
+            println!(
+                "\n({} sentence(s) of the model's answer left out: the sources do not back them{hint})",
+                response.dropped()
+            );
+        } else {
+            println!("\n(The model's own answer is not backed by the sources, so the answer above is their text{hint})");
+        }
+        if verbose > 0 {
+            for s in response
+                .sentences
+                .iter()
+                .filter(|s| s.source == "model" && !s.supported)
+            {
+                println!("  ✗ {}", s.text);
+            }
+        }
     }
     println!("\nSources:");
     for c in &response.citations {
         println!("[{}] {}, p. {} — \"{}\"", c.n, c.file, c.page, c.quote);
+    }
+}
+
+/// The model declined after all (or nothing it said could be shown): the refusal, after
+/// whatever checked sentences were already shown.
+pub fn print_refused_after_generation(response: &Response) {
+    if response.revised {
+        println!("\n(On checking the whole answer:) {}", answer::REFUSAL);
+    } else {
+        println!("{}", answer::REFUSAL);
     }
 }
 
@@ -648,5 +816,180 @@ pub fn print_refusal(passages: &[Passage], reason: &answer::Refusal) {
                 super::one_line(&p.text, 160)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model that writes a fixed text in small pieces, as a real one streams tokens, and
+    /// counts the characters it has written so far.
+    struct Scripted(&'static str, std::rc::Rc<std::cell::Cell<usize>>);
+
+    impl ChatModel for Scripted {
+        fn name(&self) -> &str {
+            "scripted"
+        }
+
+        fn generate(
+            &mut self,
+            _messages: &[ChatMessage],
+            _params: &GenerationParams,
+            on_text: &mut dyn FnMut(&str) -> bool,
+        ) -> Result<(String, llm::GenerationStats)> {
+            let mut written = String::new();
+            let mut chars = self.0.chars().peekable();
+            while chars.peek().is_some() {
+                let piece: String = chars.by_ref().take(3).collect();
+                written.push_str(&piece);
+                self.1.set(written.len());
+                if !on_text(&piece) {
+                    break;
+                }
+            }
+            let stats = llm::GenerationStats {
+                prompt_tokens: 0,
+                reused_prompt_tokens: 0,
+                generated_tokens: written.len() / 3,
+                prompt_seconds: 0.0,
+                generation_seconds: 0.0,
+                finish_reason: "stop",
+            };
+            Ok((written, stats))
+        }
+    }
+
+    const NOTICE: &str = "12.1 Either Party may terminate this Agreement for convenience by giving the other Party at least 120 days' written notice.";
+    const QUESTION: &str =
+        "How much notice must be given to terminate the agreement for convenience?";
+
+    fn passages() -> Vec<Passage> {
+        [
+            NOTICE,
+            "Fees are payable within 30 days of the invoice date by bank transfer.",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, text)| Passage {
+            file_name: "agreement.pdf".into(),
+            path: "/docs/agreement.pdf".into(),
+            doc_id: "d".into(),
+            page: 4 + i as u32,
+            chunk_index: i as u32,
+            char_start: 0,
+            char_end: text.len() as u32,
+            text: text.to_string(),
+            score: 0.8 - 0.1 * i as f32,
+            ocr: false,
+        })
+        .collect()
+    }
+
+    fn options() -> AnswerOptions {
+        AnswerOptions {
+            max_tokens: 64,
+            temperature: 0.0,
+            evidence_sentences: 6,
+            evidence_cosine: 0.0,
+        }
+    }
+
+    /// Runs the answer path on a scripted model; returns the response and every non-empty
+    /// piece `on_text` was given, with how much of its text the model had written by then.
+    fn answer_with(model_text: &'static str) -> (Response, Vec<String>) {
+        let (response, shown) = answer_timed(model_text);
+        (
+            response,
+            shown.into_iter().map(|(piece, _)| piece).collect(),
+        )
+    }
+
+    fn answer_timed(model_text: &'static str) -> (Response, Vec<(String, usize)>) {
+        let written = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut shown = Vec::new();
+        let response = generate_answer(
+            &mut Scripted(model_text, written.clone()),
+            QUESTION,
+            &passages(),
+            &options(),
+            None,
+            |piece| {
+                if !piece.is_empty() {
+                    shown.push((piece.to_owned(), written.get()));
+                }
+                true
+            },
+        )
+        .unwrap();
+        (response, shown)
+    }
+
+    #[test]
+    fn an_unsupported_first_sentence_is_never_shown() {
+        let (response, shown) = answer_with(
+            "The customer must also pay a penalty of 900 dollars. Either Party may terminate this Agreement for convenience by giving at least 120 days' written notice.",
+        );
+        assert!(!response.refused && response.supported && !response.revised);
+        assert_eq!(response.dropped(), 1, "{:?}", response.sentences);
+        let all: String = shown.concat();
+        assert!(
+            !all.contains("900"),
+            "an unchecked sentence reached the reader: {all:?}"
+        );
+        assert!(!all.contains("penalty"), "{all:?}");
+        assert_eq!(all, response.cited_answer());
+        assert_eq!(response.shown, all);
+        assert!(all.contains("120 days") && all.ends_with("[1]"), "{all:?}");
+    }
+
+    #[test]
+    fn a_checked_sentence_is_shown_before_the_model_finishes() {
+        const TEXT: &str = "Either Party may terminate this Agreement for convenience by giving at least 120 days' written notice. The customer must also pay a penalty of 900 dollars.";
+        let (response, shown) = answer_timed(TEXT);
+        assert!(response.supported && !response.revised);
+        // The first sentence went out soon after the second began, not at the end.
+        let (first, written_by_then) = &shown[0];
+        assert!(first.contains("120 days"), "{shown:?}");
+        assert!(
+            *written_by_then < TEXT.find("penalty").unwrap(),
+            "{shown:?}"
+        );
+        assert!(!shown.iter().any(|(p, _)| p.contains("900")), "{shown:?}");
+    }
+
+    #[test]
+    fn when_nothing_is_supported_the_quote_is_the_answer_from_its_first_byte() {
+        let (response, shown) =
+            answer_with("The notice period is 900 days. A penalty of 900 dollars applies.");
+        assert!(
+            !response.refused && !response.supported,
+            "{:?}",
+            response.sentences
+        );
+        assert!(!shown.is_empty());
+        assert!(shown[0].starts_with("12.1 Either Party"), "{shown:?}");
+        assert!(!shown.concat().contains("900"), "{shown:?}");
+    }
+
+    #[test]
+    fn a_model_that_declines_shows_nothing_but_the_refusal() {
+        let (response, shown) = answer_with("The documents do not contain the answer.");
+        assert!(response.refused);
+        assert!(shown.is_empty(), "{shown:?}");
+        assert!(!response.revised);
+    }
+
+    #[test]
+    fn declining_after_a_shown_sentence_is_a_revision() {
+        let (response, shown) = answer_with(
+            "Either Party may terminate this Agreement for convenience by giving at least 120 days' written notice. Anything else is not mentioned.",
+        );
+        assert!(response.refused);
+        assert!(
+            response.revised,
+            "the shown sentence is not the final answer"
+        );
+        assert!(shown.concat().contains("120 days"), "{shown:?}");
     }
 }

@@ -10,7 +10,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use tokio::runtime::Runtime;
 
-use super::ask::{generate_answer, print_checked, refusal_json, retrieve, AnswerArgs};
+use super::ask::{
+    generate_answer, print_checked, print_refused_after_generation, refusal_json, retrieve,
+    AnswerArgs,
+};
 use crate::answer;
 use crate::retrieve::{RankArgs, Retriever};
 use crate::GlobalArgs;
@@ -107,14 +110,16 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
             }))?;
             continue;
         }
-        println!();
+        if !response.shown.is_empty() {
+            println!();
+        }
         if stopped {
             println!("(stopped)");
         }
         if response.refused {
-            println!("({})", answer::REFUSAL);
+            print_refused_after_generation(&response);
         } else {
-            print_checked(&response);
+            print_checked(&response, global.verbose);
         }
         println!();
     }

@@ -317,10 +317,15 @@ impl Asking {
                     &options,
                     Some(&mut generator.embedder),
                     // A closed stream means the client went away: stop generating.
+                    // Only checked sentences are sent; "" asks whether to go on.
                     |piece| {
-                        tokens
-                            .as_ref()
-                            .is_none_or(|tx| tx.blocking_send(piece.to_owned()).is_ok())
+                        tokens.as_ref().is_none_or(|tx| {
+                            if piece.is_empty() {
+                                !tx.is_closed()
+                            } else {
+                                tx.blocking_send(piece.to_owned()).is_ok()
+                            }
+                        })
                     },
                 )
             })
@@ -342,8 +347,8 @@ impl Asking {
         Ok(Answered { json, answer })
     }
 
-    /// [`Asking::run`] as a stream: each piece of the answer as `token(piece)` makes it,
-    /// then the outcome. Dropping the stream stops the generation.
+    /// [`Asking::run`] as a stream: each checked piece of the answer as `token(piece)` makes
+    /// it (never the model's unchecked draft), then the outcome. Dropping the stream stops the generation.
     pub fn stream<T: Send + 'static>(
         self,
         slot: OwnedSemaphorePermit,

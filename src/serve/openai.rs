@@ -145,8 +145,8 @@ pub async fn chat_completions(
         let events: Vec<serde_json::Value> = match item {
             Streamed::Token(json) => vec![json],
             Streamed::Done(Ok(answered)) => {
-                // What the stream showed was the model's draft; the check's verdict and the
-                // sources follow it, and the last chunk carries the citations as data.
+                // The stream showed checked sentences only; a revision or note and the
+                // sources follow them, and the last chunk carries the citations as data.
                 let (tail, finish) = streamed_tail(&answered);
                 let mut last = chunk(serde_json::json!({}), Some(finish));
                 last["citations"] = answered.json["citations"].clone();
@@ -187,20 +187,23 @@ fn final_content(answered: &Answered) -> (String, &'static str) {
     }
 }
 
-/// What follows the streamed draft: the check's corrections, then the sources.
+/// What follows the streamed answer (checked sentences only): a revision when the whole
+/// answer's check changed what was shown, a note on what was left out, then the sources; or
+/// the refusal.
 fn streamed_tail(answered: &Answered) -> (String, &'static str) {
     match &answered.answer {
         Some(response) if !response.refused => {
-            let note = if !response.supported {
+            let note = if response.revised {
                 format!(
-                    "\n\n(Not backed by the sources, so here is what they say:)\n{}",
+                    "\n\n(Revised after checking the whole answer:)\n{}",
                     response.cited_answer()
                 )
+            } else if !response.supported {
+                "\n\n(The model's own answer is not backed by the sources; the answer above is their text.)".to_owned()
             } else if response.dropped() > 0 {
                 format!(
-                    "\n\n(Checked against the sources; {} sentence(s) they do not back left out:)\n{}",
-                    response.dropped(),
-                    response.cited_answer()
+                    "\n\n({} sentence(s) of the model's answer left out: the sources do not back them.)",
+                    response.dropped()
                 )
             } else {
                 String::new()
@@ -210,8 +213,14 @@ fn streamed_tail(answered: &Answered) -> (String, &'static str) {
                 finish_reason(response.stats.finish_reason),
             )
         }
-        Some(_) => (format!("\n\n{}", refusal_text(answered)), "stop"),
-        None => (refusal_text(answered), "stop"),
+        Some(response) if !response.shown.is_empty() => (
+            format!(
+                "\n\n(On checking the whole answer:) {}",
+                refusal_text(answered)
+            ),
+            "stop",
+        ),
+        _ => (refusal_text(answered), "stop"),
     }
 }
 
