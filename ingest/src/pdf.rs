@@ -374,7 +374,7 @@ fn repaired(
     let corrupt = |why: String| PdfError::Corrupt(why);
     let attempt = contained(|| {
         let rebuilt = repair::rebuild(bytes)
-            .map_err(|why| corrupt(format!("no cross-reference table to rebuild: {why}")))?;
+            .map_err(|why| corrupt(format!("a scan of the file finds {why}")))?;
         let document = Document::load_mem_with_options(&rebuilt.bytes, load_options(password))
             .map_err(|error| match error {
                 lopdf::Error::InvalidPassword => PdfError::WrongPassword,

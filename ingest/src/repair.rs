@@ -46,12 +46,12 @@ impl fmt::Display for Repair {
     }
 }
 
-/// Why no cross-reference table could be rebuilt.
+/// Why no cross-reference table could be rebuilt: what a scan of the file does not find.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RebuildError {
-    #[error("no %PDF header in the first KiB")]
+    #[error("no %PDF- header in its first KiB")]
     NoHeader,
-    #[error("no objects in the file")]
+    #[error("no objects")]
     NoObjects,
     #[error("no document catalog among its {objects} objects (cut short?)")]
     NoCatalog { objects: usize },
@@ -103,7 +103,14 @@ pub fn rebuild(bytes: &[u8]) -> Result<Rebuilt, RebuildError> {
     // (original position, bytes added or removed up to and including there), in file order.
     let mut shifts: Vec<(usize, isize)> = Vec::with_capacity(fixes.len());
     let mut shifted = 0;
+    let mut applied = 0;
     for fix in &fixes {
+        // In file order by construction (each lies in its own stream's dictionary, and the
+        // scan skips stream data); one that is not is left out rather than trusted.
+        if fix.replace.start < copied {
+            continue;
+        }
+        applied += 1;
         out.extend_from_slice(&bytes[copied..fix.replace.start]);
         out.extend_from_slice(&fix.with);
         copied = fix.replace.end;
@@ -137,7 +144,7 @@ pub fn rebuild(bytes: &[u8]) -> Result<Rebuilt, RebuildError> {
     out.extend_from_slice(format!(" >>\nstartxref\n{xref_at}\n%%EOF\n").as_bytes());
     Ok(Rebuilt {
         bytes: out,
-        fixed_lengths: fixes.len(),
+        fixed_lengths: applied,
         table,
     })
 }
@@ -182,6 +189,7 @@ enum Length {
 fn scan(bytes: &[u8]) -> Vec<Found> {
     let mut found = Vec::new();
     let mut next_endstream = NextEndstream::default();
+    let mut budget = Budget::for_file(bytes);
     let mut at = 0;
     while let Some(relative) = find(&bytes[at..], b"obj") {
         let keyword = at + relative;
@@ -204,9 +212,10 @@ fn scan(bytes: &[u8]) -> Vec<Found> {
         };
         let body = skip_space(bytes, keyword + 3);
         if bytes[body..].starts_with(b"<<") {
-            // Bounded, so that many unterminated dictionaries cost linear time, not quadratic.
-            let window = &bytes[..bytes.len().min(body + DICTIONARY_WINDOW)];
-            let Some(end) = skip_value(window, body, 0) else {
+            let window = &bytes[..budget.window(bytes.len(), body, DICTIONARY_WINDOW)];
+            let parsed = skip_value(window, body, 0);
+            budget.spend(parsed.unwrap_or(window.len()) - body);
+            let Some(end) = parsed else {
                 // Cut off or runaway (an unbalanced string): its first entries still say
                 // what it is; the scan goes on right after its header.
                 object.dictionary = Some(body..window.len());
@@ -240,8 +249,36 @@ fn scan(bytes: &[u8]) -> Vec<Found> {
     found
 }
 
-/// Longer stream dictionaries than this are not expected; see [`scan`].
-const DICTIONARY_WINDOW: usize = 32 << 10;
+/// Longer stream dictionaries than this are not expected.
+const DICTIONARY_WINDOW: usize = 8 << 10;
+
+/// Nor longer trailers.
+const TRAILER_WINDOW: usize = 4 << 10;
+
+/// What dictionary parsing may read once its budget is spent.
+const SPENT_WINDOW: usize = 256;
+
+/// Bytes that dictionary parsing may read in all. A sound file reads each dictionary once,
+/// well within it; a hostile one (dictionaries that never end, a header every few bytes) would
+/// read the same bytes again for every header, so once the budget is spent each dictionary
+/// gets a short window: time stays linear in the file's size.
+struct Budget(usize);
+
+impl Budget {
+    fn for_file(bytes: &[u8]) -> Budget {
+        Budget(bytes.len().saturating_mul(4).saturating_add(1 << 20))
+    }
+
+    /// Where a dictionary starting at `start` must end, at most.
+    fn window(&self, len: usize, start: usize, full: usize) -> usize {
+        let window = if self.0 > 0 { full } else { SPENT_WINDOW };
+        len.min(start.saturating_add(window))
+    }
+
+    fn spend(&mut self, read: usize) {
+        self.0 = self.0.saturating_sub(read);
+    }
+}
 
 /// The first `endstream` at or after a position, remembered: the scan asks for increasing
 /// positions, so the file is searched once, not once per stream.
@@ -388,6 +425,7 @@ fn trailer(bytes: &[u8], objects: &[Found], last: &BTreeMap<u32, usize>) -> Opti
         .iter()
         .filter_map(|o| Some(o.stream.as_ref()?.start..o.stream.as_ref()?.endstream?))
         .collect();
+    let mut budget = Budget::for_file(bytes);
     let mut at = 0;
     while let Some(relative) = find(&bytes[at..], b"trailer") {
         let keyword = at + relative;
@@ -402,10 +440,11 @@ fn trailer(bytes: &[u8], objects: &[Found], last: &BTreeMap<u32, usize>) -> Opti
         }
         // A dictionary cut off (a broken update) still names its /Root: read up to where the
         // next keyword of the file's tail begins.
-        let end = skip_value(bytes, start, 0).unwrap_or_else(|| {
-            let rest = &bytes[start..bytes.len().min(start + 4096)];
-            start + find(rest, b"startxref").unwrap_or(rest.len())
+        let window = &bytes[..budget.window(bytes.len(), start, TRAILER_WINDOW)];
+        let end = skip_value(window, start, 0).unwrap_or_else(|| {
+            start + find(&window[start..], b"startxref").unwrap_or(window.len() - start)
         });
+        budget.spend(end - start);
         candidates.push(start..end);
     }
     let object_streams = objects.iter().any(|o| {
@@ -931,6 +970,30 @@ mod tests {
                 assert!(rebuilt.bytes.ends_with(b"%%EOF\n"), "round {round}");
                 assert!(rebuilt.table.values().all(|&(_, o)| o < bytes.len()));
             }
+        }
+    }
+
+    /// Patterns that would make a naive scan quadratic: dictionaries and trailers that never
+    /// end, streams without `endstream`, a header before every few bytes.
+    #[test]
+    fn hostile_repetitions_take_linear_time() {
+        for unit in [
+            &b" 1 0 obj<<("[..],
+            b"\n1 0 obj<</Type/Catalog>>\ntrailer<</Root 1 0 R(",
+            b"1 0 obj<</Length 9>>stream\n",
+            b"\n1 0 obj ",
+            b"1 0 obj<</Type/Catalog/Pages 1 0 R>>",
+        ] {
+            let mut bytes = b"%PDF-1.4\n".to_vec();
+            bytes.extend(std::iter::repeat_n(unit, (1 << 20) / unit.len()).flatten());
+            let started = std::time::Instant::now();
+            let _ = rebuild(&bytes);
+            let took = started.elapsed();
+            assert!(
+                took.as_secs() < 5,
+                "{:?}: {took:?}",
+                String::from_utf8_lossy(unit)
+            );
         }
     }
 
