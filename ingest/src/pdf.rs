@@ -375,13 +375,14 @@ fn repaired(
     let attempt = contained(|| {
         let rebuilt = repair::rebuild(bytes)
             .map_err(|why| corrupt(format!("a scan of the file finds {why}")))?;
-        let document = Document::load_mem_with_options(&rebuilt.bytes, load_options(password))
+        let mut document = Document::load_mem_with_options(&rebuilt.bytes, load_options(password))
             .map_err(|error| match error {
                 lopdf::Error::InvalidPassword => PdfError::WrongPassword,
                 other => corrupt(format!(
                     "the rebuilt cross-reference table fails too: {other}"
                 )),
             })?;
+        settle_compressed(&mut document, &rebuilt.table);
         let locked = document.trailer.get(b"Encrypt").is_ok() && !document.was_encrypted();
         if document.get_pages().is_empty() && !locked {
             return Err(corrupt(
@@ -404,6 +405,40 @@ fn repaired(
             "the rebuilt file crashed the parser: {panic}"
         )))
     })
+}
+
+/// Which copy of an object held by several object streams counts, in a document read through a
+/// rebuilt table (which lists no compressed objects, so lopdf takes every object stream's
+/// objects where nothing else defines them): lopdf lets whichever stream its parallel parse
+/// reaches first win, so the text could change from run to run. poppler's reconstruction lets
+/// the first object stream in the file define an object, and never over an object defined
+/// directly; so does this.
+fn settle_compressed(document: &mut Document, table: &BTreeMap<u32, (u16, usize)>) {
+    let mut containers: Vec<(usize, ObjectId)> = table
+        .iter()
+        .map(|(&number, &(generation, offset))| (offset, (number, generation)))
+        .filter(|&(_, id)| {
+            document
+                .get_object(id)
+                .and_then(Object::as_stream)
+                .is_ok_and(|s| s.dict.has_type(b"ObjStm"))
+        })
+        .collect();
+    containers.sort_unstable();
+    let mut settled = HashSet::new();
+    for (_, id) in containers {
+        let Ok(mut stream) = document.get_object(id).and_then(Object::as_stream).cloned() else {
+            continue;
+        };
+        let Ok(held) = lopdf::ObjectStream::new(&mut stream) else {
+            continue;
+        };
+        for (inner, object) in held.objects {
+            if !table.contains_key(&inner.0) && settled.insert(inner) {
+                document.objects.insert(inner, object);
+            }
+        }
+    }
 }
 
 /// Whether lopdf read every object the cross-reference table names, and every stream's data.
@@ -1475,6 +1510,35 @@ mod tests {
         );
         let text = text_of(&locked, Some("secret")).unwrap();
         assert!(text.pages[0].text.contains("kestrel protocol"), "{text:?}");
+    }
+
+    #[test]
+    fn the_first_object_stream_defines_an_object_and_never_over_a_direct_one() {
+        let container = |number: u32, data: &str| {
+            format!(
+                "{number} 0 obj\n<< /Type /ObjStm /N 2 /First 8 /Length {} >>\nstream\n{data}\nendstream\nendobj\n",
+                data.len()
+            )
+        };
+        let bytes = format!(
+            "%PDF-1.5\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n\
+             2 0 obj\n<< /Type /Pages /Kids [6 0 R] /Count 1 >>\nendobj\n{}{}\
+             6 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 9 9] >>\nendobj\n",
+            container(5, "3 0 1 8 (first) (lost)"),
+            container(4, "3 0 1 9 (second) (lost2)")
+        );
+        // lopdf visits the streams by object number (4 first) or, in parallel, by timing;
+        // the file's order puts 5 first.
+        for _ in 0..20 {
+            let loaded = repaired(bytes.as_bytes(), None, None).unwrap();
+            let objects = &loaded.document.objects;
+            let string = |id| match objects.get(&id) {
+                Some(Object::String(s, _)) => String::from_utf8_lossy(s).into_owned(),
+                other => format!("{other:?}"),
+            };
+            assert_eq!(string((3, 0)), "first");
+            assert!(objects[&(1, 0)].as_dict().is_ok(), "a direct object stays");
+        }
     }
 
     #[test]
