@@ -21,6 +21,7 @@ pub use discover::discover;
 pub use embed::{Embedder, EmbedderFiles};
 pub use ocr::OcrMode;
 pub use pdf::{ExtractOptions, PageStatus, PdfError};
+pub use repair::Repair;
 
 /// A document's identity is the sha256 of its bytes: the same file under another name is the
 /// same document, and a changed file is a new one.
@@ -104,6 +105,8 @@ pub struct PreparedDocument {
     pub ocr_pages: Vec<u32>,
     /// Pages whose extraction failed, with the reason.
     pub failed_pages: Vec<(u32, String)>,
+    /// What had to be mended to read the file (empty for a sound file).
+    pub repairs: Vec<Repair>,
     pub chunks: Vec<PreparedChunk>,
 }
 
@@ -173,6 +176,7 @@ pub fn prepare(
         ocr_note,
         ocr_pages,
         failed_pages,
+        repairs: text.repairs,
         chunks,
     })
 }

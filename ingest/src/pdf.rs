@@ -11,6 +11,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use lopdf::xref::XrefEntry;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
 use pdf_extract::MediaBox;
 use rayon::prelude::*;
@@ -18,6 +19,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::layout::{self, BatchCollector, GlyphCollector, PageLayout};
 use crate::ocr::{self, OcrError, OcrMode};
+use crate::repair::{self, Repair};
 
 /// Why a file yields no pages at all. Each variant's message is the reason shown to the
 /// user after the file name, so it is short and says what to do where something can be done.
@@ -69,6 +71,8 @@ pub struct Page {
 pub struct PdfText {
     pub title: Option<String>,
     pub pages: Vec<Page>,
+    /// What had to be mended to read the file (empty for a sound file), in the order applied.
+    pub repairs: Vec<Repair>,
 }
 
 impl PdfText {
@@ -99,40 +103,45 @@ pub fn extract(bytes: &[u8], options: &ExtractOptions) -> Result<PdfText, PdfErr
     if !has_pdf_header(bytes) {
         return Err(PdfError::NotPdf);
     }
-    let mut document = load(bytes, password)?;
-    let page_ids = contained(|| document.get_pages())
-        .map_err(|panic| PdfError::Corrupt(format!("page tree: {panic}")))?;
-    if page_ids.is_empty() {
-        // lopdf does not fail on a password it cannot authenticate: it returns a document
-        // with nothing behind the encrypted trailer. No pages plus /Encrypt is that case.
-        if document.trailer.get(b"Encrypt").is_ok() {
-            return Err(if password.is_some() {
-                PdfError::WrongPassword
-            } else {
-                PdfError::PasswordRequired
-            });
+    let Loaded {
+        mut document,
+        mut repairs,
+    } = load(bytes, password)?;
+    let mut page_ids = match page_tree(&document, password) {
+        Ok(page_ids) => page_ids,
+        // Read through its own table, the file has no page tree (a `startxref` that names
+        // an older section, say): the rebuilt table may have one.
+        Err(error @ (PdfError::NoPages | PdfError::Corrupt(_))) if repairs.is_empty() => {
+            let other = repaired(bytes, password, Some(&document))
+                .ok()
+                .filter(|r| !r.repairs.is_empty())
+                .ok_or(error)?;
+            (document, repairs) = (other.document, other.repairs);
+            page_tree(&document, password)?
         }
-        return Err(PdfError::NoPages);
+        Err(error) => return Err(error),
+    };
+    let mut pages = read_pages(&mut document, &page_ids, options.keep_furniture);
+    // The declared cross-reference table read, but pages came out without text that the file
+    // may still hold (it named objects at the wrong places, or an old section): read the
+    // file through a rebuilt table too and keep whichever reading has more text.
+    if repairs.is_empty() && text_may_be_lost(&document, &page_ids, &pages) {
+        if let Some(mut other) = repaired(bytes, password, Some(&document))
+            .ok()
+            .filter(|r| !r.repairs.is_empty())
+        {
+            if let Ok(other_ids) = page_tree(&other.document, password) {
+                let other_pages =
+                    read_pages(&mut other.document, &other_ids, options.keep_furniture);
+                if text_chars(&other_pages) > text_chars(&pages) {
+                    tracing::debug!("pages without text; read again with {:?}", other.repairs);
+                    (document, page_ids, pages, repairs) =
+                        (other.document, other_ids, other_pages, other.repairs);
+                }
+            }
+        }
     }
     let title = contained(|| document_title(&document)).ok().flatten();
-
-    let mut layouts = lay_out_pages(&mut document, &page_ids);
-    let mut laid_out: Vec<PageLayout> = layouts
-        .iter_mut()
-        .filter_map(|(_, l)| l.as_mut().ok().map(std::mem::take))
-        .collect();
-    if !options.keep_furniture {
-        layout::drop_furniture(&mut laid_out);
-    }
-    let mut laid_out = laid_out.into_iter();
-    let outcomes: Vec<(u32, Result<PageLayout, String>)> = layouts
-        .into_iter()
-        .map(|(number, outcome)| (number, outcome.map(|_| laid_out.next().unwrap_or_default())))
-        .collect();
-    let mut pages: Vec<Page> = outcomes
-        .into_par_iter()
-        .map(|(number, outcome)| page_from(number, outcome))
-        .collect();
 
     if options.ocr != OcrMode::Never {
         for page in pages.iter_mut().filter(|p| p.status == PageStatus::NoText) {
@@ -169,7 +178,124 @@ pub fn extract(bytes: &[u8], options: &ExtractOptions) -> Result<PdfText, PdfErr
             ocr: pages.iter().find_map(|p| p.note.clone()),
         });
     }
-    Ok(PdfText { title, pages })
+    Ok(PdfText {
+        title,
+        pages,
+        repairs,
+    })
+}
+
+/// The page tree: physical page number → page object.
+fn page_tree(
+    document: &Document,
+    password: Option<&str>,
+) -> Result<BTreeMap<u32, ObjectId>, PdfError> {
+    let page_ids = contained(|| document.get_pages())
+        .map_err(|panic| PdfError::Corrupt(format!("page tree: {panic}")))?;
+    if page_ids.is_empty() {
+        // lopdf does not fail on a password it cannot authenticate: it returns a document
+        // with nothing behind the encrypted trailer. No pages plus /Encrypt is that case.
+        if document.trailer.get(b"Encrypt").is_ok() {
+            return Err(if password.is_some() {
+                PdfError::WrongPassword
+            } else {
+                PdfError::PasswordRequired
+            });
+        }
+        return Err(PdfError::NoPages);
+    }
+    Ok(page_ids)
+}
+
+/// Every page's text layer (no OCR yet), furniture dropped unless it is kept.
+fn read_pages(
+    document: &mut Document,
+    page_ids: &BTreeMap<u32, ObjectId>,
+    keep_furniture: bool,
+) -> Vec<Page> {
+    let mut layouts = lay_out_pages(document, page_ids);
+    let mut laid_out: Vec<PageLayout> = layouts
+        .iter_mut()
+        .filter_map(|(_, l)| l.as_mut().ok().map(std::mem::take))
+        .collect();
+    if !keep_furniture {
+        layout::drop_furniture(&mut laid_out);
+    }
+    let mut laid_out = laid_out.into_iter();
+    let outcomes: Vec<(u32, Result<PageLayout, String>)> = layouts
+        .into_iter()
+        .map(|(number, outcome)| (number, outcome.map(|_| laid_out.next().unwrap_or_default())))
+        .collect();
+    outcomes
+        .into_par_iter()
+        .map(|(number, outcome)| page_from(number, outcome))
+        .collect()
+}
+
+fn text_chars(pages: &[Page]) -> usize {
+    pages
+        .iter()
+        .map(|p| p.text.chars().filter(|c| c.is_alphanumeric()).count())
+        .sum()
+}
+
+/// Whether a page without text names content streams that are missing from the document, or
+/// whose content shows text (`Tj`, `TJ`, `'`, `"`): signs of a cross-reference table that
+/// points at the wrong bytes, not of a scanned page.
+fn text_may_be_lost(
+    document: &Document,
+    page_ids: &BTreeMap<u32, ObjectId>,
+    pages: &[Page],
+) -> bool {
+    pages
+        .iter()
+        .filter(|p| p.status != PageStatus::Text)
+        .filter_map(|p| page_ids.get(&p.number))
+        .any(|&page_id| {
+            contained(|| {
+                let Ok(page) = document.get_dictionary(page_id) else {
+                    return false;
+                };
+                let contents = match page.get(b"Contents") {
+                    Ok(Object::Reference(id)) => vec![*id],
+                    Ok(Object::Array(items)) => {
+                        items.iter().filter_map(|o| o.as_reference().ok()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                contents.iter().any(|&id| {
+                    match document.get_object(id).and_then(Object::as_stream) {
+                        Err(_) => true,
+                        Ok(stream) => stream
+                            .decompressed_content()
+                            .is_ok_and(|content| shows_text(&content)),
+                    }
+                })
+            })
+            .unwrap_or(false)
+        })
+}
+
+/// Whether content holds a text-showing operator. A byte search, not a parse: a false "yes"
+/// costs one more reading of the file, never a wrong text.
+fn shows_text(content: &[u8]) -> bool {
+    let delimiter =
+        |b: Option<&u8>| b.is_none_or(|&b| b.is_ascii_whitespace() || b"()<>[]{}/%".contains(&b));
+    let shown = content.windows(2).enumerate().any(|(i, w)| {
+        matches!(w, b"Tj" | b"TJ")
+            && delimiter(i.checked_sub(1).and_then(|j| content.get(j)))
+            && delimiter(content.get(i + 2))
+    });
+    // `'` and `"` take a string: the operator follows its closing `)` or `>`.
+    shown
+        || content.iter().enumerate().any(|(i, &b)| {
+            matches!(b, b'\'' | b'"')
+                && delimiter(content.get(i + 1))
+                && content[..i]
+                    .trim_ascii_end()
+                    .last()
+                    .is_some_and(|&c| c == b')' || c == b'>')
+        })
 }
 
 fn has_pdf_header(bytes: &[u8]) -> bool {
@@ -178,35 +304,186 @@ fn has_pdf_header(bytes: &[u8]) -> bool {
     head.windows(5).any(|w| w == b"%PDF-")
 }
 
-fn load(bytes: &[u8], password: Option<&str>) -> Result<Document, PdfError> {
+/// A document as lopdf reads it, and what had to be mended for that.
+struct Loaded {
+    document: Document,
+    repairs: Vec<Repair>,
+}
+
+fn load_options(password: Option<&str>) -> LoadOptions {
     // lopdf tries the empty user password by itself; a password given here is tried next.
-    let options = || LoadOptions {
+    LoadOptions {
         password: password.map(str::to_owned),
         ..LoadOptions::default()
-    };
-    let first = contained(|| Document::load_mem_with_options(bytes, options()))
+    }
+}
+
+/// The file through its own cross-reference table, as long as every object that table names
+/// was read; else through a rebuilt one ([`repair::rebuild`]) when that gives pages.
+fn load(bytes: &[u8], password: Option<&str>) -> Result<Loaded, PdfError> {
+    let first = contained(|| Document::load_mem_with_options(bytes, load_options(password)))
         .map_err(|panic| PdfError::Corrupt(format!("parser crashed: {panic}")))?
         .map_err(|error| match error {
             lopdf::Error::InvalidPassword => PdfError::WrongPassword,
             other => PdfError::Corrupt(other.to_string()),
         });
-    let Err(PdfError::Corrupt(reason)) = first else {
-        return first;
+    let reason = match first {
+        Ok(document) if contained(|| all_read(&document)).unwrap_or(false) => {
+            return Ok(Loaded {
+                document,
+                repairs: Vec::new(),
+            });
+        }
+        Ok(document) => {
+            // Objects lost to wrong offsets or stream lengths: take the rebuilt reading if it
+            // has at least the pages this one has.
+            let pages = contained(|| document.get_pages().len()).unwrap_or(0);
+            let better = repaired(bytes, password, Some(&document)).ok().filter(|r| {
+                !r.repairs.is_empty()
+                    && contained(|| r.document.get_pages().len()).unwrap_or(0) >= pages
+            });
+            return Ok(better.unwrap_or(Loaded {
+                document,
+                repairs: Vec::new(),
+            }));
+        }
+        Err(PdfError::Corrupt(reason)) => reason,
+        Err(other) => return Err(other),
     };
     // A damaged cross-reference table: rebuild it from the object headers, as poppler does,
     // and keep the result only if it has pages. Otherwise the first error stands.
-    let repaired = contained(|| {
-        let fixed = crate::repair::rebuild_xref(bytes)?;
-        let document = Document::load_mem_with_options(&fixed, options()).ok()?;
-        (!document.get_pages().is_empty()).then_some(document)
-    });
-    match repaired {
-        Ok(Some(document)) => {
-            tracing::debug!("cross-reference table rebuilt after: {reason}");
-            Ok(document)
+    match repaired(bytes, password, None) {
+        Ok(loaded) => {
+            tracing::debug!("{:?} after: {reason}", loaded.repairs);
+            Ok(loaded)
         }
-        _ => Err(PdfError::Corrupt(reason)),
+        Err(PdfError::Corrupt(why)) => Err(PdfError::Corrupt(format!("{reason}; {why}"))),
+        Err(other) => Err(other),
     }
+}
+
+/// `bytes` read through a rebuilt cross-reference table, if that gives pages (or is locked:
+/// the password errors are the file's); else why not, as `Corrupt`. `declared`: the reading
+/// through the file's own table, against which the rebuilt one is compared to say whether
+/// the table had to be rebuilt or only stream lengths fixed.
+fn repaired(
+    bytes: &[u8],
+    password: Option<&str>,
+    declared: Option<&Document>,
+) -> Result<Loaded, PdfError> {
+    let corrupt = |why: String| PdfError::Corrupt(why);
+    let attempt = contained(|| {
+        let rebuilt = repair::rebuild(bytes)
+            .map_err(|why| corrupt(format!("a scan of the file finds {why}")))?;
+        let mut document = Document::load_mem_with_options(&rebuilt.bytes, load_options(password))
+            .map_err(|error| match error {
+                lopdf::Error::InvalidPassword => PdfError::WrongPassword,
+                other => corrupt(format!(
+                    "the rebuilt cross-reference table fails too: {other}"
+                )),
+            })?;
+        settle_compressed(&mut document, &rebuilt.table);
+        let locked = document.trailer.get(b"Encrypt").is_ok() && !document.was_encrypted();
+        if document.get_pages().is_empty() && !locked {
+            return Err(corrupt(
+                "the rebuilt cross-reference table gives no pages".to_owned(),
+            ));
+        }
+        let mut repairs = Vec::new();
+        if declared.is_none_or(|d| !same_table(d, &rebuilt.table)) {
+            repairs.push(Repair::XrefRebuilt);
+        }
+        if rebuilt.fixed_lengths > 0 {
+            repairs.push(Repair::StreamLengthsFixed {
+                streams: rebuilt.fixed_lengths,
+            });
+        }
+        Ok(Loaded { document, repairs })
+    });
+    attempt.unwrap_or_else(|panic| {
+        Err(corrupt(format!(
+            "the rebuilt file crashed the parser: {panic}"
+        )))
+    })
+}
+
+/// Which copy of an object held by several object streams counts, in a document read through a
+/// rebuilt table (which lists no compressed objects, so lopdf takes every object stream's
+/// objects where nothing else defines them): lopdf lets whichever stream its parallel parse
+/// reaches first win, so the text could change from run to run. poppler's reconstruction lets
+/// the first object stream in the file define an object, and never over an object defined
+/// directly; so does this.
+fn settle_compressed(document: &mut Document, table: &BTreeMap<u32, (u16, usize)>) {
+    let mut containers: Vec<(usize, ObjectId)> = table
+        .iter()
+        .map(|(&number, &(generation, offset))| (offset, (number, generation)))
+        .filter(|&(_, id)| {
+            document
+                .get_object(id)
+                .and_then(Object::as_stream)
+                .is_ok_and(|s| s.dict.has_type(b"ObjStm"))
+        })
+        .collect();
+    containers.sort_unstable();
+    let mut settled = HashSet::new();
+    for (_, id) in containers {
+        let Ok(mut stream) = document.get_object(id).and_then(Object::as_stream).cloned() else {
+            continue;
+        };
+        let Ok(held) = lopdf::ObjectStream::new(&mut stream) else {
+            continue;
+        };
+        for (inner, object) in held.objects {
+            if !table.contains_key(&inner.0) && settled.insert(inner) {
+                document.objects.insert(inner, object);
+            }
+        }
+    }
+}
+
+/// Whether lopdf read every object the cross-reference table names, and every stream's data.
+/// A wrong offset or a wrong `/Length` loses objects silently (lopdf logs and goes on), and a
+/// `/Length` that refers to a missing object leaves the stream empty.
+fn all_read(document: &Document) -> bool {
+    if document.trailer.get(b"Encrypt").is_ok() && !document.was_encrypted() {
+        // Locked (no password that opens it): nothing was meant to be read.
+        return true;
+    }
+    // Having decrypted a file, lopdf drops its encryption dictionary from the objects and the
+    // trailer alike: one object of the table is missing by design.
+    let mut dropped = usize::from(document.was_encrypted());
+    for (&number, entry) in &document.reference_table.entries {
+        let id = match *entry {
+            // Offset 0 is how some writers mark an object they deleted.
+            XrefEntry::Normal { offset: 0, .. } => continue,
+            XrefEntry::Normal { generation, .. } => (number, generation),
+            XrefEntry::Compressed { .. } => (number, 0),
+            _ => continue,
+        };
+        if !document.objects.contains_key(&id) {
+            if dropped == 0 {
+                return false;
+            }
+            dropped -= 1;
+        }
+    }
+    document.objects.values().all(|object| match object {
+        Object::Stream(stream) => !(stream.content.is_empty() && stream.start_position.is_some()),
+        _ => true,
+    })
+}
+
+/// Whether the rebuilt table is the declared one: the same object at the same offset for
+/// every object either names.
+fn same_table(declared: &Document, rebuilt: &BTreeMap<u32, (u16, usize)>) -> bool {
+    let entries = &declared.reference_table.entries;
+    let declared_match = entries.iter().all(|(number, entry)| match *entry {
+        XrefEntry::Normal { offset, generation } => {
+            rebuilt.get(number) == Some(&(generation, offset as usize))
+        }
+        _ => true,
+    });
+    declared_match && rebuilt.keys().all(|number| entries.contains_key(number))
 }
 
 /// Operators that draw no text and change nothing text is placed by: path construction,
@@ -1136,6 +1413,142 @@ mod tests {
              2 Tw 0 Tc T* (fourth) Tj T* <6869> Tj ' 3 \" ET"
         );
         assert!(!without_graphics(b"BT (plain) Tj ET").1);
+    }
+
+    /// Sound files are read once, through their own cross-reference table: the checks that
+    /// send a file to the repair must not fire on them.
+    #[test]
+    fn sound_files_need_no_repair() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        for dir in ["samples", "tests/fixtures", "samples/eval/pdfs"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+                continue;
+            };
+            files.extend(
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "pdf")),
+            );
+        }
+        let damaged = [
+            "bad-xref.pdf",
+            "corrupt.pdf",
+            "truncated.pdf",
+            "empty.pdf",
+            "not-a-pdf.pdf",
+        ];
+        files.retain(|f| !damaged.iter().any(|d| f.ends_with(d)));
+        assert!(files.len() >= 10, "{files:?}");
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap();
+            let document = Document::load_mem(&bytes).unwrap();
+            assert!(all_read(&document), "{}", file.display());
+            let options = ExtractOptions {
+                ocr: OcrMode::Never,
+                ..ExtractOptions::default()
+            };
+            if let Ok(text) = extract(&bytes, &options) {
+                assert_eq!(text.repairs, [], "{}", file.display());
+            }
+        }
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/fixtures")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    /// `bytes` with the number after its last `startxref` replaced by 7.
+    fn wrong_startxref(bytes: &[u8]) -> Vec<u8> {
+        let at = bytes.windows(9).rposition(|w| w == b"startxref").unwrap() + 10;
+        let end = at
+            + bytes[at..]
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap();
+        [&bytes[..at], b"7", &bytes[end..]].concat()
+    }
+
+    fn text_of(bytes: &[u8], password: Option<&str>) -> Result<PdfText, PdfError> {
+        let options = ExtractOptions {
+            password: password.map(str::to_owned),
+            ocr: OcrMode::Never,
+            ..ExtractOptions::default()
+        };
+        extract(bytes, &options)
+    }
+
+    #[test]
+    fn a_rebuilt_table_says_so() {
+        let text = text_of(&fixture("bad-xref.pdf"), None).unwrap();
+        assert_eq!(text.repairs, [Repair::XrefRebuilt]);
+        assert_eq!(text.pages_with_text().count(), 3);
+        assert_eq!(Repair::XrefRebuilt.to_string(), "xref rebuilt");
+        assert_eq!(
+            Repair::StreamLengthsFixed { streams: 2 }.to_string(),
+            "2 stream lengths fixed by endstream"
+        );
+    }
+
+    #[test]
+    fn damaged_encrypted_files_still_need_and_take_their_password() {
+        // The trailer's /Encrypt and /ID go into the rebuilt one: without them no key.
+        let owner_only = wrong_startxref(&fixture("owner-only.pdf"));
+        let text = text_of(&owner_only, None).unwrap();
+        assert_eq!(text.repairs, [Repair::XrefRebuilt]);
+        assert!(text.pages[0].text.contains("heron protocol"), "{text:?}");
+
+        let locked = wrong_startxref(&fixture("encrypted.pdf"));
+        assert_eq!(
+            text_of(&locked, None).unwrap_err(),
+            PdfError::PasswordRequired
+        );
+        let text = text_of(&locked, Some("secret")).unwrap();
+        assert!(text.pages[0].text.contains("kestrel protocol"), "{text:?}");
+    }
+
+    #[test]
+    fn the_first_object_stream_defines_an_object_and_never_over_a_direct_one() {
+        let container = |number: u32, data: &str| {
+            format!(
+                "{number} 0 obj\n<< /Type /ObjStm /N 2 /First 8 /Length {} >>\nstream\n{data}\nendstream\nendobj\n",
+                data.len()
+            )
+        };
+        let bytes = format!(
+            "%PDF-1.5\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n\
+             2 0 obj\n<< /Type /Pages /Kids [6 0 R] /Count 1 >>\nendobj\n{}{}\
+             6 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 9 9] >>\nendobj\n",
+            container(5, "3 0 1 8 (first) (lost)"),
+            container(4, "3 0 1 9 (second) (lost2)")
+        );
+        // lopdf visits the streams by object number (4 first) or, in parallel, by timing;
+        // the file's order puts 5 first.
+        for _ in 0..20 {
+            let loaded = repaired(bytes.as_bytes(), None, None).unwrap();
+            let objects = &loaded.document.objects;
+            let string = |id| match objects.get(&id) {
+                Some(Object::String(s, _)) => String::from_utf8_lossy(s).into_owned(),
+                other => format!("{other:?}"),
+            };
+            assert_eq!(string((3, 0)), "first");
+            assert!(objects[&(1, 0)].as_dict().is_ok(), "a direct object stays");
+        }
+    }
+
+    #[test]
+    fn text_operators_are_found_outside_strings_only() {
+        assert!(shows_text(b"BT (a) Tj ET"));
+        assert!(shows_text(b"[(a)-5(b)]TJ"));
+        assert!(shows_text(b"(line)'"));
+        assert!(shows_text(b"1 2 (line) \""));
+        assert!(!shows_text(b"q 1 0 0 1 0 0 cm /Im0 Do Q"));
+        assert!(!shows_text(b"/Tjx 1 d (don't)"));
     }
 
     #[test]
