@@ -3,7 +3,6 @@
 //! This binary is the only part that talks to the terminal: it parses the command line,
 //! wires the ingest crate, the store crate and the LLM together, and prints results.
 
-mod answer;
 mod cmd;
 mod llm;
 mod retrieve;

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
+use dossier_answer::{self as answer, RefusalPolicy};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use crate::answer::{self, RefusalPolicy};
 use crate::llm::{self, ChatMessage, ChatModel, GenerationParams};
 use crate::retrieve::{Passage, RankArgs, Retriever};
 use crate::GlobalArgs;

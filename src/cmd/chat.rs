@@ -8,10 +8,10 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use dossier_answer as answer;
 use tokio::runtime::Runtime;
 
 use super::ask::{generate_answer, print_checked, refusal_json, retrieve, AnswerArgs};
-use crate::answer;
 use crate::retrieve::{RankArgs, Retriever};
 use crate::GlobalArgs;
 

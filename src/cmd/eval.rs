@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use dossier_answer::RefusalPolicy;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
 use super::ask::{decide_refusal, generate_answer, AnswerOptions};
-use crate::answer::RefusalPolicy;
 use crate::llm::{self, Llm};
 use crate::retrieve::{Passage, RankArgs, Retriever};
 use crate::GlobalArgs;
@@ -199,7 +199,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
             coverage: passages
                 .iter()
                 .take(3)
-                .map(|p| crate::answer::term_coverage(&item.question, &p.text))
+                .map(|p| dossier_answer::term_coverage(&item.question, &p.text))
                 .fold(0.0, f32::max),
             retrieval_refused,
             refusal_reason: retrieval_refusal.map(|r| r.to_string()),

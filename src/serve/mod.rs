@@ -27,10 +27,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use clap::Args;
+use dossier_answer::RefusalPolicy;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
-use crate::answer::RefusalPolicy;
 use crate::cmd::ask::{AnswerArgs, AnswerOptions};
 use crate::llm;
 use crate::retrieve::{RankArgs, Retriever};
