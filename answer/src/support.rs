@@ -104,168 +104,311 @@ pub fn check_sentences(
     evidence: &[Evidence],
     cosine: Option<&[Vec<f32>]>,
 ) -> Vec<SentenceCheck> {
-    let evidence_text: String = evidence
-        .iter()
-        .map(|e| e.sentence.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let evidence_numbers = numbers_of(&evidence_text);
-    let per_evidence_numbers: Vec<HashSet<String>> =
-        evidence.iter().map(|e| numbers_of(&e.sentence)).collect();
-    let evidence_stems = stems(&evidence_text);
-    let evidence_compounds = compounds(&evidence_text);
-    let question_stems = stems(question);
-    let asked = asked_stems(question);
-    let yes_no = is_yes_no(question);
-    // A quote that backs an answer must state what the answer adds to the question
-    // together with what the question asks about (one of its lower-case words), in one
-    // sentence: "Brightwater Freight Holdings, Inc." holds the name an answer to "which
-    // company owns the data center" gives, but says nothing of a data center, and a
-    // patient's letterhead names people without saying which of them is her daughter.
-    // Every word of such an answer is somewhere in the evidence, so word coverage alone
-    // accepts it.
-    let about = asked_about(question);
-    let quote_stems: Vec<HashSet<String>> = evidence.iter().map(|e| stems(&e.sentence)).collect();
-    let quote_compounds: Vec<HashSet<String>> =
-        evidence.iter().map(|e| compounds(&e.sentence)).collect();
-    let quote_names: Vec<HashSet<String>> =
-        evidence.iter().map(|e| capitalised(&e.sentence)).collect();
+    let backing = Backing::new(question, evidence);
     sentences
         .iter()
         .enumerate()
         .map(|(i, sentence)| {
-            let terms = content_terms(sentence);
-            let numbers: Vec<String> = terms
-                .iter()
-                .filter(|t| is_number(t))
-                .map(|t| number_key(t))
-                .collect();
-            let numbers_found = numbers.iter().all(|n| evidence_numbers.contains(n));
-            // A name the sentence brings in ("Berlin") must come from the evidence too,
-            // unless the question named it.
-            let names_found = names(sentence).iter().all(|n| {
-                let s = stem(n);
-                evidence_stems.contains(s) || question_stems.contains(s)
-            });
-            let coverage = term_coverage(sentence, &evidence_text);
-            let similarity = |j: usize| {
-                cosine
-                    .and_then(|c| c.get(i))
-                    .and_then(|row| row.get(j))
-                    .copied()
-                    .unwrap_or(0.0)
-            };
-            let best_similarity = (0..evidence.len()).map(similarity).fold(0.0, f32::max);
-            // What the sentence adds to the question must itself come from the evidence.
-            let added = added_stems(&asked, sentence);
-            let own_compounds = compounds(sentence);
-            // A name the sentence brings in is its answer ("Brightwater Freight Holdings"):
-            // the quote must write it as a name, not merely hold one of its words in lower
-            // case ("a regional freight brokerage").
-            let new_names: Vec<String> = names(sentence)
-                .into_iter()
-                .filter(|n| !question_stems.contains(stem(n)))
-                .collect();
-            let on_subject =
-                |j: usize| about.is_empty() || quote_stems[j].iter().any(|t| about.contains(t));
-            let states_answer_on_subject = |j: usize| {
-                let on_subject = on_subject(j);
-                let holds_answer = if new_names.is_empty() {
-                    added.is_empty()
-                        || added.iter().any(|t| quote_stems[j].contains(t))
-                        || own_compounds.iter().any(|c| quote_compounds[j].contains(c))
-                } else {
-                    new_names.iter().any(|n| quote_names[j].contains(n))
-                };
-                on_subject && holds_answer
-            };
-            let adds = yes_no
-                || adds_from_evidence(
-                    question,
-                    sentence,
-                    &added,
-                    &evidence_stems,
-                    &evidence_compounds,
-                );
-            // An echo says nothing the question did not: none of its content words is new.
-            // A sentence that adds an invented figure or name is no echo, only unsupported;
-            // one without any content word ("The answer is: No.") is neither.
-            let restates = !yes_no
-                && !adds
-                && added.is_empty()
-                && stems(sentence).iter().any(|s| asked.contains(s));
-            // A sentence that asks ("…, and for how long should she take it?") answers
-            // nothing, however many of its words the evidence holds.
-            let asks = sentence.trim_end().ends_with('?');
-            let supported = !terms.is_empty()
-                && !asks
-                && numbers_found
-                && names_found
-                && adds
-                && (coverage >= 0.5 || (coverage >= 0.3 && best_similarity >= 0.7));
-            let mut cited = Vec::new();
-            if supported {
-                let states_a_number = |j: usize| {
-                    numbers.is_empty()
-                        || numbers.iter().any(|n| per_evidence_numbers[j].contains(n))
-                };
-                // Quotes on the question's subject that state one of the sentence's numbers
-                // (any, when it has none), best backing first: (score, shared terms, index).
-                let mut scored: Vec<(f32, f32, usize)> = (0..evidence.len())
-                    .filter(|&j| on_subject(j) && states_a_number(j))
-                    .map(|j| {
-                        let shared = term_coverage(sentence, &evidence[j].sentence);
-                        let stated = numbers
-                            .iter()
-                            .filter(|n| per_evidence_numbers[j].contains(*n))
-                            .count() as f32
-                            / numbers.len().max(1) as f32;
-                        (shared + 0.5 * stated + 0.5 * similarity(j), shared, j)
-                    })
-                    .collect();
-                scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-                // The ones that also hold the sentence's answer may back it.
-                let ranked: Vec<(f32, f32, usize)> = scored
-                    .iter()
-                    .copied()
-                    .filter(|&(_, _, j)| states_answer_on_subject(j))
-                    .collect();
-                if let Some(&(best, _, j)) = ranked.first() {
-                    cited.push(j);
-                    // A second quote from another passage when it backs the sentence
-                    // nearly as well (the same fact stated twice).
-                    if let Some(&(_, _, k)) = ranked.iter().skip(1).find(|(score, shared, k)| {
-                        *score >= 0.8 * best
-                            && evidence[*k].passage != evidence[j].passage
-                            && *shared >= 0.5
-                    }) {
-                        cited.push(k);
-                    }
-                    // A sentence that joins figures from several quotes cites each of them:
-                    // every number it states is on a cited page. Such a quote need not hold
-                    // the sentence's names (the first one does), only speak of the subject.
-                    for &(_, _, k) in &scored {
-                        let uncovered = |n: &String| {
-                            !cited.iter().any(|&c| per_evidence_numbers[c].contains(n))
-                        };
-                        if !cited.contains(&k)
-                            && numbers
-                                .iter()
-                                .any(|n| uncovered(n) && per_evidence_numbers[k].contains(n))
-                        {
-                            cited.push(k);
-                        }
-                    }
-                }
-            }
-            SentenceCheck {
-                text: sentence.clone(),
-                supported: supported && !cited.is_empty(),
-                evidence: cited,
-                restates,
-            }
+            let similarity = cosine.and_then(|c| c.get(i)).map_or(&[][..], Vec::as_slice);
+            backing.check(sentence, similarity)
         })
         .collect()
+}
+
+/// The question and the evidence, read once for all the sentences of an answer.
+struct Backing<'a> {
+    question: &'a str,
+    evidence: &'a [Evidence],
+    /// All evidence sentences as one text.
+    text: String,
+    numbers: HashSet<String>,
+    stems: HashSet<String>,
+    compounds: HashSet<String>,
+    /// Each evidence sentence on its own, by index.
+    quotes: Vec<Quote>,
+    question_stems: HashSet<String>,
+    asked: HashSet<String>,
+    /// What the question asks about (its lower-case words), as opposed to whom.
+    about: HashSet<String>,
+    yes_no: bool,
+}
+
+/// What one evidence sentence states.
+struct Quote {
+    numbers: HashSet<String>,
+    stems: HashSet<String>,
+    compounds: HashSet<String>,
+    names: HashSet<String>,
+}
+
+/// One sentence of the model's answer, read once.
+struct Claim<'a> {
+    text: &'a str,
+    terms: Vec<String>,
+    /// Its numbers, without thousands separators.
+    numbers: Vec<String>,
+    /// Its content stems that the question lacks.
+    added: Vec<String>,
+    compounds: HashSet<String>,
+    /// Its capitalised words after the first (names, places).
+    names: Vec<String>,
+}
+
+/// A quote that may back a claim, with how well it does.
+#[derive(Clone, Copy)]
+struct Scored {
+    score: f32,
+    /// The share of the claim's terms it holds.
+    shared: f32,
+    quote: usize,
+}
+
+impl<'a> Backing<'a> {
+    fn new(question: &'a str, evidence: &'a [Evidence]) -> Self {
+        let text: String = evidence
+            .iter()
+            .map(|e| e.sentence.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let quotes = evidence
+            .iter()
+            .map(|e| Quote {
+                numbers: numbers_of(&e.sentence),
+                stems: stems(&e.sentence),
+                compounds: compounds(&e.sentence),
+                names: capitalised(&e.sentence),
+            })
+            .collect();
+        Self {
+            question,
+            evidence,
+            numbers: numbers_of(&text),
+            stems: stems(&text),
+            compounds: compounds(&text),
+            text,
+            quotes,
+            question_stems: stems(question),
+            asked: asked_stems(question),
+            about: asked_about(question),
+            yes_no: is_yes_no(question),
+        }
+    }
+
+    fn claim<'s>(&self, sentence: &'s str) -> Claim<'s> {
+        let terms = content_terms(sentence);
+        let numbers = terms
+            .iter()
+            .filter(|t| is_number(t))
+            .map(|t| number_key(t))
+            .collect();
+        Claim {
+            text: sentence,
+            terms,
+            numbers,
+            added: added_stems(&self.asked, sentence),
+            compounds: compounds(sentence),
+            names: names(sentence),
+        }
+    }
+
+    /// `similarity[j]`: the embedding cosine of the sentence with evidence sentence `j`.
+    fn check(&self, sentence: &str, similarity: &[f32]) -> SentenceCheck {
+        let claim = self.claim(sentence);
+        let adds = self.adds(&claim);
+        let grounded = self.grounded(&claim, adds, similarity);
+        let cited = if grounded {
+            self.cite(&claim, similarity)
+        } else {
+            Vec::new()
+        };
+        SentenceCheck {
+            text: sentence.to_owned(),
+            supported: grounded && !cited.is_empty(),
+            evidence: cited,
+            restates: self.restates(&claim, adds),
+        }
+    }
+
+    /// Whether the evidence as a whole holds the claim; a quote must still be found to cite
+    /// ([`Backing::cite`]).
+    fn grounded(&self, claim: &Claim, adds: bool, similarity: &[f32]) -> bool {
+        // A sentence that asks ("…, and for how long should she take it?") answers
+        // nothing, however many of its words the evidence holds.
+        let asks = claim.text.trim_end().ends_with('?');
+        !claim.terms.is_empty()
+            && !asks
+            && self.numbers_found(claim)
+            && self.names_found(claim)
+            && adds
+            && self.covered(claim, similarity)
+    }
+
+    fn numbers_found(&self, claim: &Claim) -> bool {
+        claim.numbers.iter().all(|n| self.numbers.contains(n))
+    }
+
+    /// A name the sentence brings in ("Berlin") must come from the evidence too, unless
+    /// the question named it.
+    fn names_found(&self, claim: &Claim) -> bool {
+        claim.names.iter().all(|n| {
+            let s = stem(n);
+            self.stems.contains(s) || self.question_stems.contains(s)
+        })
+    }
+
+    /// What the sentence adds to the question must itself come from the evidence; any
+    /// answer to a yes/no question adds its yes or no.
+    fn adds(&self, claim: &Claim) -> bool {
+        self.yes_no
+            || adds_from_evidence(
+                self.question,
+                claim.text,
+                &claim.added,
+                &self.stems,
+                &self.compounds,
+            )
+    }
+
+    /// Half of the sentence's terms are in the evidence, or 30% when it means what an
+    /// evidence sentence says.
+    fn covered(&self, claim: &Claim, similarity: &[f32]) -> bool {
+        let coverage = term_coverage(claim.text, &self.text);
+        let best_similarity = (0..self.evidence.len())
+            .map(|j| similarity_to(similarity, j))
+            .fold(0.0, f32::max);
+        coverage >= 0.5 || (coverage >= 0.3 && best_similarity >= 0.7)
+    }
+
+    /// An echo says nothing the question did not: none of its content words is new.
+    /// A sentence that adds an invented figure or name is no echo, only unsupported;
+    /// one without any content word ("The answer is: No.") is neither.
+    fn restates(&self, claim: &Claim, adds: bool) -> bool {
+        !self.yes_no
+            && !adds
+            && claim.added.is_empty()
+            && stems(claim.text).iter().any(|s| self.asked.contains(s))
+    }
+
+    /// Whether quote `j` speaks of what the question asks about.
+    fn on_subject(&self, j: usize) -> bool {
+        self.about.is_empty() || self.quotes[j].stems.iter().any(|t| self.about.contains(t))
+    }
+
+    /// Whether quote `j` states one of the claim's numbers (any quote, when it has none).
+    fn states_a_number(&self, claim: &Claim, j: usize) -> bool {
+        claim.numbers.is_empty()
+            || claim
+                .numbers
+                .iter()
+                .any(|n| self.quotes[j].numbers.contains(n))
+    }
+
+    /// Whether quote `j` states what the claim adds to the question. A name the claim
+    /// brings in is its answer ("Brightwater Freight Holdings"): the quote must write it as
+    /// a name, not merely hold one of its words in lower case ("a regional freight
+    /// brokerage"). Otherwise one of its new terms or compounds will do.
+    fn holds_answer(&self, claim: &Claim, j: usize) -> bool {
+        let quote = &self.quotes[j];
+        let new_names: Vec<&String> = claim
+            .names
+            .iter()
+            .filter(|n| !self.question_stems.contains(stem(n)))
+            .collect();
+        if new_names.is_empty() {
+            claim.added.is_empty()
+                || claim.added.iter().any(|t| quote.stems.contains(t))
+                || claim.compounds.iter().any(|c| quote.compounds.contains(c))
+        } else {
+            new_names.iter().any(|n| quote.names.contains(*n))
+        }
+    }
+
+    /// Quotes on the question's subject that state one of the claim's numbers, best backing
+    /// first.
+    fn scored_quotes(&self, claim: &Claim, similarity: &[f32]) -> Vec<Scored> {
+        let mut scored: Vec<Scored> = (0..self.evidence.len())
+            .filter(|&j| self.on_subject(j) && self.states_a_number(claim, j))
+            .map(|j| {
+                let shared = term_coverage(claim.text, &self.evidence[j].sentence);
+                let stated = claim
+                    .numbers
+                    .iter()
+                    .filter(|n| self.quotes[j].numbers.contains(*n))
+                    .count() as f32
+                    / claim.numbers.len().max(1) as f32;
+                Scored {
+                    score: shared + 0.5 * stated + 0.5 * similarity_to(similarity, j),
+                    shared,
+                    quote: j,
+                }
+            })
+            .collect();
+        scored.sort_by(|a, b| b.score.total_cmp(&a.score));
+        scored
+    }
+
+    /// The quotes a grounded claim cites, best first; none when no quote on the subject
+    /// states its answer together with its numbers, and the claim is then unsupported.
+    fn cite(&self, claim: &Claim, similarity: &[f32]) -> Vec<usize> {
+        // A quote that backs an answer must state what the answer adds to the question
+        // together with what the question asks about (one of its lower-case words), in
+        // one sentence: "Brightwater Freight Holdings, Inc." holds the name an answer to
+        // "which company owns the data center" gives, but says nothing of a data center,
+        // and a patient's letterhead names people without saying which of them is her
+        // daughter. Every word of such an answer is somewhere in the evidence, so word
+        // coverage alone accepts it.
+        let scored = self.scored_quotes(claim, similarity);
+        let backing: Vec<Scored> = scored
+            .iter()
+            .copied()
+            .filter(|s| self.holds_answer(claim, s.quote))
+            .collect();
+        let Some(first) = backing.first() else {
+            return Vec::new();
+        };
+        let mut cited = vec![first.quote];
+        if let Some(second) = self.second_quote(first, &backing[1..]) {
+            cited.push(second);
+        }
+        self.cite_each_number(claim, &scored, &mut cited);
+        cited
+    }
+
+    /// A second quote from another passage when it backs the claim nearly as well as the
+    /// first (the same fact stated twice).
+    fn second_quote(&self, first: &Scored, rest: &[Scored]) -> Option<usize> {
+        let passage = self.evidence[first.quote].passage;
+        rest.iter()
+            .find(|s| {
+                s.score >= 0.8 * first.score
+                    && self.evidence[s.quote].passage != passage
+                    && s.shared >= 0.5
+            })
+            .map(|s| s.quote)
+    }
+
+    /// A sentence that joins figures from several quotes cites each of them: every number
+    /// it states is on a cited page. Such a quote need not hold the sentence's names (the
+    /// first one does), only speak of the subject.
+    fn cite_each_number(&self, claim: &Claim, scored: &[Scored], cited: &mut Vec<usize>) {
+        for s in scored {
+            let k = s.quote;
+            let uncovered = |n: &String| !cited.iter().any(|&c| self.quotes[c].numbers.contains(n));
+            if !cited.contains(&k)
+                && claim
+                    .numbers
+                    .iter()
+                    .any(|n| uncovered(n) && self.quotes[k].numbers.contains(n))
+            {
+                cited.push(k);
+            }
+        }
+    }
+}
+
+/// The cosine with evidence sentence `j`, 0 when it was not computed.
+fn similarity_to(similarity: &[f32], j: usize) -> f32 {
+    similarity.get(j).copied().unwrap_or(0.0)
 }
 
 #[cfg(test)]
