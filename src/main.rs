@@ -4,7 +4,6 @@
 //! wires the ingest crate, the store crate and the LLM together, and prints results.
 
 mod cmd;
-mod llm;
 mod retrieve;
 mod serve;
 

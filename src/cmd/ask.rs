@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::Args;
 use dossier_answer::{self as answer, RefusalPolicy};
+use dossier_llm::{self as llm, ChatMessage, ChatModel, GenerationParams};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use crate::llm::{self, ChatMessage, ChatModel, GenerationParams};
 use crate::retrieve::{Passage, RankArgs, Retriever};
 use crate::GlobalArgs;
 use dossier_ingest::Embedder;

@@ -16,11 +16,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use dossier_ingest::{embed, Chunker, EmbedderFiles};
+use dossier_llm::{self as llm, ChatMessage, GenerationParams, Llm};
 use dossier_store::{EmbeddingSpec, Store};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use crate::llm::{self, ChatMessage, GenerationParams, Llm};
 use crate::GlobalArgs;
 
 mod search;

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use dossier_llm::{self as llm, ChatMessage, GenerationParams, Llm};
 use serde::Serialize;
 
-use crate::llm::{self, ChatMessage, GenerationParams, Llm};
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]

@@ -8,11 +8,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use dossier_answer::RefusalPolicy;
+use dossier_llm::{self as llm, Llm};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
 use super::ask::{decide_refusal, generate_answer, AnswerOptions};
-use crate::llm::{self, Llm};
 use crate::retrieve::{Passage, RankArgs, Retriever};
 use crate::GlobalArgs;
 

@@ -12,16 +12,14 @@ macro_rules! unroll {
     };
 }
 
-mod attention;
 pub mod gemma3;
-mod int8;
+mod kernels;
 pub mod llama;
 mod parts;
-mod pool;
 pub mod remote;
 pub mod requantize;
-#[cfg(test)]
-pub(crate) mod synthetic;
+#[cfg(any(test, feature = "testing"))]
+pub mod synthetic;
 pub mod template;
 pub mod tokenizer;
 
@@ -484,6 +482,15 @@ impl ChatModel for Generator {
             Generator::Remote(m) => m.generate(messages, params, on_text),
         }
     }
+}
+
+/// The models folder of the tests that read real files: `DOSSIER_MODELS`, as the
+/// end-to-end tests take it, else the workspace's `models/`.
+#[cfg(test)]
+pub(crate) fn test_models() -> PathBuf {
+    std::env::var_os("DOSSIER_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"))
 }
 
 /// Resolves which GGUF to load: an explicit path, else the default under the models dir.
