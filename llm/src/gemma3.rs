@@ -576,7 +576,8 @@ mod real_model {
     #[test]
     fn gemma_3_270m_continues_a_short_prompt_like_the_reference() {
         let path = crate::test_models().join("llm/gemma-3-270m-q4_k_m.gguf");
-        let mut llm = Llm::load(&path).unwrap_or_else(|e| panic!("{e:#} (run `make models`)"));
+        let mut llm = Llm::load(&path, &crate::LocalOptions::default())
+            .unwrap_or_else(|e| panic!("{e:#} (run `make models`)"));
         let ids = llm
             .tokenizer
             .encode("<bos>The capital of France is", false)

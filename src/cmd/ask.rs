@@ -245,8 +245,10 @@ impl AnswerArgs {
     pub fn load_model(&self, runtime: &Runtime, global: &GlobalArgs) -> Result<llm::Generator> {
         llm::Generator::load(
             self.llm_url.as_deref(),
+            std::env::var("DOSSIER_LLM_API_KEY").ok(),
             self.model.as_deref(),
             &global.models,
+            &global.llm_options(),
             runtime.handle().clone(),
         )
     }

@@ -148,10 +148,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     let embedder = super::load_embedder(global)?;
     let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
     let mut model = if args.answers {
-        Some(Llm::load(&llm::model_path(
-            args.model.as_deref(),
-            &global.models,
-        ))?)
+        Some(Llm::load(
+            &llm::model_path(args.model.as_deref(), &global.models),
+            &global.llm_options(),
+        )?)
     } else {
         None
     };
