@@ -3,9 +3,7 @@
 //! This binary is the only part that talks to the terminal: it parses the command line,
 //! wires the ingest crate, the store crate and the LLM together, and prints results.
 
-mod answer;
 mod cmd;
-mod llm;
 mod retrieve;
 mod serve;
 
@@ -34,6 +32,12 @@ const AFTER_HELP: &str = "\
 Exit codes: 0 success (including \"the documents do not say\"), 1 error, 2 bad usage,
 3 some files failed to ingest (the rest landed), 4 another process is writing to the
 store, 130 interrupted.
+
+Environment, besides each option's own: DOSSIER_LLM_API_KEY, the bearer token sent to
+--llm-url; CANDLE_NUM_THREADS, the local LLM's kernel threads (default: --threads, else
+RAYON_NUM_THREADS, else every core); DOSSIER_CANDLE_LLAMA (set to anything) runs llama and
+mistral files on candle-transformers' module instead of dossier's own, to compare answers
+and speed.
 
 Nothing is sent over the network: models are read from --models, data stays in --store.";
 
@@ -66,6 +70,19 @@ pub struct GlobalArgs {
     /// vector search is exact. For tests and measurements.
     #[arg(long, global = true, hide = true, env = "DOSSIER_VECTOR_INDEX_ROWS")]
     pub vector_index_rows: Option<usize>,
+}
+
+impl GlobalArgs {
+    /// How the local LLM runs, from the environment that AFTER_HELP describes: the LLM
+    /// crate reads no environment itself.
+    pub fn llm_options(&self) -> dossier_llm::LocalOptions {
+        dossier_llm::LocalOptions {
+            candle_llama: std::env::var_os("DOSSIER_CANDLE_LLAMA").is_some(),
+            kernel_threads: std::env::var("CANDLE_NUM_THREADS")
+                .ok()
+                .and_then(|n| n.parse().ok()),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -6,25 +6,8 @@ use dossier_store::{EmbeddingSpec, SearchOptions, Store};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
-/// A retrieved chunk with what a citation needs.
-#[derive(Debug, Clone, Serialize)]
-pub struct Passage {
-    #[serde(rename = "file")]
-    pub file_name: String,
-    pub path: String,
-    pub doc_id: String,
-    /// 1-based physical page.
-    pub page: u32,
-    pub chunk_index: u32,
-    pub char_start: u32,
-    pub char_end: u32,
-    pub text: String,
-    /// Cosine similarity to the question.
-    pub score: f32,
-    /// The page's text was recognised by OCR (quote it with that caveat).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub ocr: bool,
-}
+// The plain data type lives with the rules that read it, so that they need nothing else.
+pub use dossier_answer::Passage;
 
 /// A passage with its place in the ranking that found it.
 #[derive(Debug, Clone, Serialize)]

@@ -13,8 +13,7 @@
 
 mod common;
 
-#[path = "../src/llm/synthetic.rs"]
-mod synthetic;
+use dossier_llm::synthetic;
 
 use common::*;
 use serde_json::Value;

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
+use dossier_answer::{self as answer, RefusalPolicy};
+use dossier_llm::{self as llm, ChatMessage, ChatModel, GenerationParams};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use crate::answer::{self, RefusalPolicy};
-use crate::llm::{self, ChatMessage, ChatModel, GenerationParams};
 use crate::retrieve::{Passage, RankArgs, Retriever};
 use crate::GlobalArgs;
 use dossier_ingest::Embedder;
@@ -245,8 +245,10 @@ impl AnswerArgs {
     pub fn load_model(&self, runtime: &Runtime, global: &GlobalArgs) -> Result<llm::Generator> {
         llm::Generator::load(
             self.llm_url.as_deref(),
+            std::env::var("DOSSIER_LLM_API_KEY").ok(),
             self.model.as_deref(),
             &global.models,
+            &global.llm_options(),
             runtime.handle().clone(),
         )
     }

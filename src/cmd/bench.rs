@@ -16,11 +16,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use dossier_ingest::{embed, Chunker, EmbedderFiles};
+use dossier_llm::{self as llm, ChatMessage, GenerationParams, Llm};
 use dossier_store::{EmbeddingSpec, Store};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use crate::llm::{self, ChatMessage, GenerationParams, Llm};
 use crate::GlobalArgs;
 
 mod search;
@@ -217,11 +217,18 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         "Sources:\n[1] {}\nQuestion: What does this passage say?\nAnswer:",
         texts.first().copied().unwrap_or_default()
     );
-    let fast = generation_speed(&original, true, &prompt, args.tokens)?;
+    let options = global.llm_options();
+    let fast = generation_speed(&original, true, &options, &prompt, args.tokens)?;
     let reference = if args.no_reference {
         None
     } else {
-        Some(generation_speed(&original, false, &prompt, args.tokens)?)
+        Some(generation_speed(
+            &original,
+            false,
+            &options,
+            &prompt,
+            args.tokens,
+        )?)
     };
     results.push(measure(
         "llm",
@@ -288,13 +295,14 @@ fn report(args: &BenchArgs, global: &GlobalArgs, results: &[Measure]) -> Result<
 fn generation_speed(
     path: &std::path::Path,
     convert: bool,
+    options: &llm::LocalOptions,
     prompt: &str,
     tokens: usize,
 ) -> Result<(String, f64, f64)> {
     let mut model = if convert {
-        Llm::load(path)?
+        Llm::load(path, options)?
     } else {
-        Llm::load_as_is(path)?
+        Llm::load_as_is(path, options)?
     };
     let params = GenerationParams {
         max_new_tokens: tokens,

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use dossier_llm::{self as llm, ChatMessage, GenerationParams, Llm};
 use serde::Serialize;
 
-use crate::llm::{self, ChatMessage, GenerationParams, Llm};
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -41,7 +41,7 @@ pub fn run(global: &GlobalArgs, args: BenchLlmArgs) -> Result<u8> {
         .with_context(|| format!("reading {}", args.prompt_file.display()))?;
     let path = llm::model_path(args.model.as_deref(), &global.models);
     let file = llm::requantize::fast_variant(&path)?;
-    let mut model = Llm::load_as_is(&file)?;
+    let mut model = Llm::load_as_is(&file, &global.llm_options())?;
     // Greedy and without a repeat penalty, as llama.cpp is run for the comparison.
     let params = GenerationParams {
         max_new_tokens: args.tokens,

@@ -8,13 +8,13 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use dossier_answer as answer;
 use tokio::runtime::Runtime;
 
 use super::ask::{
     generate_answer, print_checked, print_refused_after_generation, refusal_json, retrieve,
     AnswerArgs,
 };
-use crate::answer;
 use crate::retrieve::{RankArgs, Retriever};
 use crate::GlobalArgs;
 

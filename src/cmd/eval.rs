@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use dossier_answer::RefusalPolicy;
+use dossier_llm::{self as llm, Llm};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
 use super::ask::{decide_refusal, generate_answer, AnswerOptions};
-use crate::answer::RefusalPolicy;
-use crate::llm::{self, Llm};
 use crate::retrieve::{Passage, RankArgs, Retriever};
 use crate::GlobalArgs;
 
@@ -148,10 +148,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     let embedder = super::load_embedder(global)?;
     let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
     let mut model = if args.answers {
-        Some(Llm::load(&llm::model_path(
-            args.model.as_deref(),
-            &global.models,
-        ))?)
+        Some(Llm::load(
+            &llm::model_path(args.model.as_deref(), &global.models),
+            &global.llm_options(),
+        )?)
     } else {
         None
     };
@@ -199,7 +199,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
             coverage: passages
                 .iter()
                 .take(3)
-                .map(|p| crate::answer::term_coverage(&item.question, &p.text))
+                .map(|p| dossier_answer::term_coverage(&item.question, &p.text))
                 .fold(0.0, f32::max),
             retrieval_refused,
             refusal_reason: retrieval_refusal.map(|r| r.to_string()),

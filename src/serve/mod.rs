@@ -27,12 +27,12 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use clap::Args;
+use dossier_answer::RefusalPolicy;
+use dossier_llm as llm;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
-use crate::answer::RefusalPolicy;
 use crate::cmd::ask::{AnswerArgs, AnswerOptions};
-use crate::llm;
 use crate::retrieve::{RankArgs, Retriever};
 use crate::GlobalArgs;
 use dossier_ingest::Embedder;

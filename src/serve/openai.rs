@@ -13,11 +13,11 @@ use axum::extract::{ConnectInfo, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use dossier_answer as answer;
 use serde::Deserialize;
 
 use super::api::{ask_slot, check_question, Answered, ApiError, Asking, Streamed};
 use super::AppState;
-use crate::answer;
 
 /// The one model this server offers, whatever GGUF answers behind it.
 const MODEL_ID: &str = "dossier";

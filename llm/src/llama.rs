@@ -23,8 +23,8 @@ use std::sync::Arc;
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 
-use super::attention::{self, Span};
-use super::parts::{
+use crate::kernels::attention::{self, Span};
+use crate::parts::{
     attention_mask, linear, output_and_embedding, CacheBuffer, Embedding, Linear, Norm, RopeLayout,
     Rotary,
 };
@@ -332,7 +332,7 @@ impl Llama {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::synthetic::{self, Tiny};
+    use crate::synthetic::{self, Tiny};
     use candle_core::quantized::GgmlDType;
     use candle_transformers::models::quantized_llama;
 
@@ -500,9 +500,8 @@ mod real_model {
     /// (candle's own module, rounding in blocks of 32: 284, 0.007).
     #[test]
     fn smollm2_quantized_stays_close_to_its_f32_weights() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let path = root.join("models/llm/SmolLM2-135M-Instruct.Q4_1.gguf");
-        let path = crate::llm::requantize::fast_variant(&path)
+        let path = crate::test_models().join("llm/SmolLM2-135M-Instruct.Q4_1.gguf");
+        let path = crate::requantize::fast_variant(&path)
             .unwrap_or_else(|e| panic!("{e:#} (run `make models`)"));
         let read = || {
             let mut file = std::fs::File::open(&path).unwrap();
@@ -510,7 +509,7 @@ mod real_model {
             (content, file)
         };
         let (content, mut file) = read();
-        let tokenizer = crate::llm::tokenizer::from_gguf(&content.metadata).unwrap();
+        let tokenizer = crate::tokenizer::from_gguf(&content.metadata).unwrap();
         let mut quantized = Llama::from_gguf(content, &mut file, &Device::Cpu).unwrap();
         let (content, mut file) = read();
         let mut float = Llama::load(content, &mut file, &Device::Cpu, true).unwrap();

@@ -88,12 +88,22 @@ fn pool() -> &'static Pool {
     })
 }
 
-/// The thread count candle's own pool would take: CANDLE_NUM_THREADS, else the
-/// RAYON_NUM_THREADS that `--threads` sets, else every core.
+/// The thread count the first model loaded asked for (`LocalOptions::kernel_threads`).
+static REQUESTED: OnceLock<Option<usize>> = OnceLock::new();
+
+/// Asks for `threads` workers (counting the caller), if no model asked before: the pool is
+/// made once, on its first job.
+pub(crate) fn request_threads(threads: Option<usize>) {
+    let _ = REQUESTED.set(threads);
+}
+
+/// The count asked for, else the one candle's own pool takes: the RAYON_NUM_THREADS that
+/// `--threads` sets, else every core.
 fn threads() -> usize {
-    std::env::var("CANDLE_NUM_THREADS")
-        .ok()
-        .and_then(|n| n.parse::<usize>().ok())
+    REQUESTED
+        .get()
+        .copied()
+        .flatten()
         .filter(|&n| n > 0)
         .unwrap_or_else(candle_core::utils::get_num_threads)
         .max(1)

@@ -126,7 +126,7 @@ impl RemoteLlm {
             bail!(
                 "the LLM server at {} answered {status}: {}",
                 self.base,
-                crate::cmd::one_line(&detail, 200)
+                excerpt(&detail, 200)
             );
         }
         let mut events = SseLines::default();
@@ -147,7 +147,7 @@ impl RemoteLlm {
                         "the LLM server at {} sent an event that is not a chat-completion \
                          chunk: {}",
                         self.base,
-                        crate::cmd::one_line(&data, 200)
+                        excerpt(&data, 200)
                     )
                 })?;
                 if let Some(u) = event.usage {
@@ -230,6 +230,20 @@ fn base_url(url: &str) -> Result<String> {
         bail!("--llm-url {url:?}: only http:// and https:// servers are supported");
     }
     Ok(base.to_owned())
+}
+
+/// What a server sent, on one line of at most `max` characters, for an error message: a
+/// whole HTML error page or a long event would drown the reason.
+fn excerpt(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().nth(max).is_none() {
+        return flat;
+    }
+    let end = flat
+        .char_indices()
+        .nth(max.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    format!("{}…", &flat[..end])
 }
 
 /// Splits a Server-Sent Events byte stream into the payloads of its `data:` lines, whatever

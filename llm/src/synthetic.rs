@@ -1,9 +1,7 @@
 //! Tiny GGUF files with random weights, for tests: a `gemma3` model with a SentencePiece
 //! (`llama`) byte-fallback vocabulary, and `qwen3` and `llama` models with a byte-level BPE
-//! (`gpt2`) vocabulary. Shared by the unit tests (src/llm) and tests/gguf.rs, which includes this
-//! file by path since dossier is a binary crate.
-
-#![allow(dead_code)]
+//! (`gpt2`) vocabulary. Shared by this crate's unit tests and, through the `testing`
+//! feature, by the binary's tests/gguf.rs.
 
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use candle_core::quantized::{ggml_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor, D};
 
-use super::int8;
+use crate::kernels::int8;
 
 /// The rotary tables grow in steps of at least this many positions, doubling, so that a
 /// long answer rebuilds them a handful of times rather than once per token.

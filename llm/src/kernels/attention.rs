@@ -15,7 +15,7 @@ use std::cell::RefCell;
 
 use candle_core::Tensor;
 
-use super::parts::with_cpu_f32;
+use crate::parts::with_cpu_f32;
 
 /// Which keys a query sees, and how scores are scaled.
 #[derive(Clone, Copy, Debug)]
@@ -474,7 +474,7 @@ mod tests {
         let k = k.repeat_interleave_heads(groups);
         let v = v.repeat_interleave_heads(groups);
         let scores = (q.matmul(&k.t().unwrap()).unwrap() * span.scale as f64).unwrap();
-        let mask = super::super::parts::attention_mask(
+        let mask = crate::parts::attention_mask(
             span.start,
             seq,
             span.kv_start,

@@ -12,16 +12,14 @@ macro_rules! unroll {
     };
 }
 
-mod attention;
 pub mod gemma3;
-mod int8;
+mod kernels;
 pub mod llama;
 mod parts;
-mod pool;
 pub mod remote;
 pub mod requantize;
-#[cfg(test)]
-pub(crate) mod synthetic;
+#[cfg(any(test, feature = "testing"))]
+pub mod synthetic;
 pub mod template;
 pub mod tokenizer;
 
@@ -116,21 +114,35 @@ pub struct GenerationStats {
     pub finish_reason: &'static str,
 }
 
+/// How the local model runs: settings the binary takes from its environment, so that this
+/// crate reads none. The defaults are what an unset environment gives.
+#[derive(Debug, Clone, Default)]
+pub struct LocalOptions {
+    /// Run llama and mistral files on candle-transformers' module instead of ours, to
+    /// compare answers and speed with the reference implementation (BENCHMARKS.md).
+    pub candle_llama: bool,
+    /// Worker threads of our CPU kernels; `None` or 0: as many as candle's own pool takes
+    /// (`RAYON_NUM_THREADS`, which `--threads` sets, else every core). The kernels' pool is
+    /// made once, with the count the first model loaded asks for.
+    pub kernel_threads: Option<usize>,
+}
+
 impl Llm {
     /// Loads a GGUF model. Slow quant types (no SIMD kernel in candle) are converted once to
     /// Q8_0 and cached beside the original; later loads use the cached file.
-    pub fn load(path: &Path) -> Result<Self> {
+    pub fn load(path: &Path, options: &LocalOptions) -> Result<Self> {
         if !path.is_file() {
             bail!("LLM file {} is missing (run `make models`)", path.display());
         }
-        Self::load_as_is(&requantize::fast_variant(path)?)
+        Self::load_as_is(&requantize::fast_variant(path)?, options)
     }
 
     /// Loads exactly the file given, without the Q8_0 conversion (the benchmark's reference).
-    pub fn load_as_is(path: &Path) -> Result<Self> {
+    pub fn load_as_is(path: &Path, options: &LocalOptions) -> Result<Self> {
         if !path.is_file() {
             bail!("LLM file {} is missing (run `make models`)", path.display());
         }
+        kernels::pool::request_threads(options.kernel_threads);
         let device = Device::Cpu;
         let mut file = BufReader::new(
             File::open(path).with_context(|| format!("opening {}", path.display()))?,
@@ -146,11 +158,7 @@ impl Llm {
             .map(|n| n as usize)
             .unwrap_or(2048);
         let (weights, context_window) = match architecture.as_str() {
-            // DOSSIER_CANDLE_LLAMA=1 runs candle's module instead, to compare answers and
-            // speed with the reference implementation (BENCHMARKS.md).
-            "llama" | "mistral"
-                if llama::Llama::supports(&content)
-                    && std::env::var_os("DOSSIER_CANDLE_LLAMA").is_none() =>
+            "llama" | "mistral" if llama::Llama::supports(&content) && !options.candle_llama =>
             {
                 (
                     Weights::Llama(llama::Llama::from_gguf(content, &mut file, &device)?),
@@ -443,24 +451,25 @@ pub enum Generator {
 }
 
 impl Generator {
-    /// The server at `llm_url` when one is given (bearer token from `DOSSIER_LLM_API_KEY`,
-    /// if set), else the GGUF at `model` or the default one under `models_dir`.
+    /// The server at `llm_url` when one is given (with `api_key` as its bearer token, if
+    /// any), else the GGUF at `model` or the default one under `models_dir`.
     pub fn load(
         llm_url: Option<&str>,
+        api_key: Option<String>,
         model: Option<&Path>,
         models_dir: &Path,
+        options: &LocalOptions,
         handle: tokio::runtime::Handle,
     ) -> Result<Self> {
         match llm_url.map(str::trim).filter(|u| !u.is_empty()) {
             Some(url) => {
-                let key = std::env::var("DOSSIER_LLM_API_KEY")
-                    .ok()
-                    .filter(|k| !k.is_empty());
+                let key = api_key.filter(|k| !k.is_empty());
                 Ok(Self::Remote(RemoteLlm::connect(url, key, handle)?))
             }
-            None => Ok(Self::Local(Box::new(Llm::load(&model_path(
-                model, models_dir,
-            ))?))),
+            None => Ok(Self::Local(Box::new(Llm::load(
+                &model_path(model, models_dir),
+                options,
+            )?))),
         }
     }
 }
@@ -484,6 +493,15 @@ impl ChatModel for Generator {
             Generator::Remote(m) => m.generate(messages, params, on_text),
         }
     }
+}
+
+/// The models folder of the tests that read real files: `DOSSIER_MODELS`, as the
+/// end-to-end tests take it, else the workspace's `models/`.
+#[cfg(test)]
+pub(crate) fn test_models() -> PathBuf {
+    std::env::var_os("DOSSIER_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"))
 }
 
 /// Resolves which GGUF to load: an explicit path, else the default under the models dir.

@@ -209,14 +209,12 @@ mod tests {
 
     /// The model `make models` installs; these tests read the real file.
     fn shipped_tokenizer() -> Tokenizer {
-        tokenizer_of(crate::llm::DEFAULT_MODEL)
+        tokenizer_of(crate::DEFAULT_MODEL)
     }
 
     /// A GGUF under models/ (`make models` installs SmolLM2 and Gemma 3 270M).
     fn tokenizer_of(relative: &str) -> Tokenizer {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("models")
-            .join(relative);
+        let path = crate::test_models().join(relative);
         let mut file = std::fs::File::open(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (run `make models`)", path.display()));
         let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 
-use super::attention::{self, Span};
-use super::parts::{
+use crate::kernels::attention::{self, Span};
+use crate::parts::{
     attention_mask, linear, output_and_embedding, Embedding, Linear, Norm, RopeLayout, Rotary,
 };
 
@@ -395,8 +395,8 @@ impl Gemma3 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::parts::{max_abs, MIN_ROPE_POSITIONS};
-    use crate::llm::synthetic::{self, Tiny};
+    use crate::parts::{max_abs, MIN_ROPE_POSITIONS};
+    use crate::synthetic::{self, Tiny};
     use candle_core::quantized::{GgmlDType, QTensor};
     use candle_core::DType;
 
@@ -565,7 +565,7 @@ mod tests {
 #[cfg(test)]
 mod real_model {
     use super::*;
-    use crate::llm::Llm;
+    use crate::Llm;
 
     /// Reference: transformers 5.23 (Gemma3ForCausalLM, float32, loading this same GGUF)
     /// continues this prompt greedily with [506, 5279, 529, 506, 2891, 529] (" the capital
@@ -575,9 +575,9 @@ mod real_model {
     /// near tie that flips (" United States"). The f32 test below checks full agreement.
     #[test]
     fn gemma_3_270m_continues_a_short_prompt_like_the_reference() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("models/llm/gemma-3-270m-q4_k_m.gguf");
-        let mut llm = Llm::load(&path).unwrap_or_else(|e| panic!("{e:#} (run `make models`)"));
+        let path = crate::test_models().join("llm/gemma-3-270m-q4_k_m.gguf");
+        let mut llm = Llm::load(&path, &crate::LocalOptions::default())
+            .unwrap_or_else(|e| panic!("{e:#} (run `make models`)"));
         let ids = llm
             .tokenizer
             .encode("<bos>The capital of France is", false)
@@ -596,12 +596,11 @@ mod real_model {
     /// reference: with 8-bit activations the second token is a near tie that flips.
     #[test]
     fn gemma_3_270m_in_f32_matches_the_reference_past_the_sliding_window() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let path = root.join("models/llm/gemma-3-270m-q4_k_m.gguf");
+        let path = crate::test_models().join("llm/gemma-3-270m-q4_k_m.gguf");
         let mut file = std::fs::File::open(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (run `make models`)", path.display()));
         let content = gguf_file::Content::read(&mut file).unwrap();
-        let tokenizer = crate::llm::tokenizer::from_gguf(&content.metadata).unwrap();
+        let tokenizer = crate::tokenizer::from_gguf(&content.metadata).unwrap();
         let mut model = Gemma3::load(content, &mut file, &Device::Cpu, true).unwrap();
 
         let text =
