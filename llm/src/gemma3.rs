@@ -603,8 +603,11 @@ mod real_model {
         let tokenizer = crate::tokenizer::from_gguf(&content.metadata).unwrap();
         let mut model = Gemma3::load(content, &mut file, &Device::Cpu, true).unwrap();
 
-        let text =
-            std::fs::read_to_string(root.join("samples/text/service-agreement.txt")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../samples/text/service-agreement.txt"
+        ))
+        .unwrap();
         let prompt = format!("<bos>{}", text.chars().take(3500).collect::<String>());
         let ids = tokenizer
             .encode(prompt.as_str(), false)

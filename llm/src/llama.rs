@@ -514,8 +514,11 @@ mod real_model {
         let (content, mut file) = read();
         let mut float = Llama::load(content, &mut file, &Device::Cpu, true).unwrap();
 
-        let text =
-            std::fs::read_to_string(root.join("samples/text/service-agreement.txt")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../samples/text/service-agreement.txt"
+        ))
+        .unwrap();
         let ids = tokenizer.encode(text.as_str(), false).unwrap().get_ids()[..100].to_vec();
         let (mut agree, mut divergence) = (0, 0.0);
         for (position, id) in ids.iter().enumerate() {
