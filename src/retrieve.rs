@@ -30,9 +30,10 @@ pub struct Retriever {
     pub store: Store,
     pub embedder: Embedder,
     pub options: SearchOptions,
-    /// Return only the best passage of each page (on by default: measured in BENCHMARKS.md,
-    /// it lifts page hit@5 by showing more distinct pages; lexical re-scoring, MMR and
-    /// near-duplicate removal were measured too and did not help).
+    /// Return only the best passage of each page (on by default: measured on the dev set, it
+    /// lifts page hit@5 by showing more distinct pages; lexical re-scoring, MMR and
+    /// near-duplicate removal were measured too and did not help: docs/benchmarks-history.md,
+    /// "Ablation").
     pub one_per_page: bool,
 }
 

@@ -31,7 +31,7 @@ Metrics, for each extractor against pdftotext, computed per page and summed over
             which neither whole-page mode gives (both read across the columns), and of
             two-column pages whose reading-order mode pdftotext interleaves (a paragraph of
             the right column read after the first lines of the left, a code box spliced
-            into a hyphenated word: rcpp-faq.pdf, see BENCHMARKS.md).
+            into a hyphenated word: rcpp-faq.pdf, see docs/benchmarks-history.md).
             Text in the wrong order (columns interleaved, table cells scrambled) lowers it
             below `found`.
   glued     extractor words that pdftotext's page does not have but that split into two words

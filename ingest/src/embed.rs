@@ -134,7 +134,8 @@ impl Embedder {
             // ONNX Runtime's intra-op threads busy-wait between operators by default. On a
             // 2-core machine that anything else is also using, a spinning thread burns the
             // time slice the working one needs: ingest of the 7b reference corpus took 7-10
-            // CPU seconds instead of 13-14 without it at load 8 (BENCHMARKS.md, issue 6 7b).
+            // CPU seconds instead of 13-14 without it at load 8 (issue 6 7b;
+            // docs/benchmarks-history.md).
             .with_session_config("session.intra_op.allow_spinning", "0");
         if let Some(threads) = threads {
             options = options.with_intra_threads(threads.max(1));

@@ -78,7 +78,7 @@ impl Default for VectorSearchParams {
     /// 16 of the √rows partitions ([`default_partitions`]) with the exact re-score: recall@10
     /// 0.998 against exact search on 100k clustered rows. Lance's adaptive probing visited
     /// every partition of those rows (its margin covers them all), which cost most of the
-    /// search time (BENCHMARKS.md, "Search latency with the ANN index").
+    /// search time (docs/benchmarks-history.md, "Search latency at 100k: where the 22 ms went").
     fn default() -> Self {
         Self {
             use_index: true,
@@ -268,7 +268,8 @@ impl VectorSearchParams {
 
 /// IVF partitions for `rows` vectors: √rows (316 at 100k), so that a partition's HNSW graph
 /// stays small and a fixed number of probes reads a small share of the rows. With 24
-/// partitions of 4,096 rows, the same recall needed every partition probed (BENCHMARKS.md).
+/// partitions of 4,096 rows, the same recall needed every partition probed
+/// (docs/benchmarks-history.md).
 pub fn default_partitions(rows: usize) -> u32 {
     ((rows as f64).sqrt().round() as usize).clamp(1, 4096) as u32
 }
