@@ -227,24 +227,6 @@ fn serve_with_llm_url_answers_over_http_from_the_remote_model() {
     );
 }
 
-/// The `data:` payloads of a Server-Sent Events body, with their event names.
-fn sse_events(body: &str) -> Vec<(String, String)> {
-    body.split("\n\n")
-        .filter_map(|block| {
-            let mut event = "message".to_owned();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(name) = line.strip_prefix("event:") {
-                    event = name.trim().to_owned();
-                } else if let Some(d) = line.strip_prefix("data:") {
-                    data.push_str(d.strip_prefix(' ').unwrap_or(d));
-                }
-            }
-            (!data.is_empty()).then_some((event, data))
-        })
-        .collect()
-}
-
 #[test]
 fn ask_and_chat_never_show_a_sentence_the_sources_do_not_back() {
     let server = start_chat_server_saying(UNBACKED_FIRST);

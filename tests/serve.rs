@@ -77,24 +77,6 @@ async fn post_stream(client: &Client, url: &str, body: Value) -> String {
     response.text().await.unwrap()
 }
 
-/// The `data:` payloads of a Server-Sent Events body, with their event names.
-fn sse_events(body: &str) -> Vec<(String, String)> {
-    body.split("\n\n")
-        .filter_map(|block| {
-            let mut event = "message".to_owned();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(name) = line.strip_prefix("event:") {
-                    event = name.trim().to_owned();
-                } else if let Some(d) = line.strip_prefix("data:") {
-                    data.push_str(d.strip_prefix(' ').unwrap_or(d));
-                }
-            }
-            (!data.is_empty()).then_some((event, data))
-        })
-        .collect()
-}
-
 #[test]
 fn api_search_ask_documents_and_bad_input() {
     let store = fresh_sample_store();

@@ -259,3 +259,21 @@ pub fn start_server(store: &Path, extra: &[&str]) -> Server {
         store: store.to_owned(),
     }
 }
+
+/// The `data:` payloads of a Server-Sent Events body, with their event names.
+pub fn sse_events(body: &str) -> Vec<(String, String)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut event = "message".to_owned();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(name) = line.strip_prefix("event:") {
+                    event = name.trim().to_owned();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.strip_prefix(' ').unwrap_or(d));
+                }
+            }
+            (!data.is_empty()).then_some((event, data))
+        })
+        .collect()
+}
