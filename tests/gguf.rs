@@ -9,7 +9,7 @@
 //!   random weights, written here, for the loader paths no shipped file takes.
 //!
 //! The Gemma 3 workarounds themselves (GELU-tanh, rotary tables sized to use, the sliding
-//! window in one-token steps) are pinned by the unit tests in src/llm/gemma3.rs.
+//! window in one-token steps) are pinned by the unit tests in llm/src/gemma3.rs.
 
 mod common;
 
@@ -104,7 +104,7 @@ fn a_synthetic_gemma3_generates_past_its_sliding_window() {
         layers: 3,
         sliding_window: 8,
         sliding_window_pattern: 3,
-        dtype: candle_core::quantized::GgmlDType::Q8_0,
+        dtype: synthetic::GgmlDType::Q8_0,
         ..synthetic::Tiny::default()
     };
     let (_dir, path) = write_synthetic("tiny-gemma3.gguf", synthetic::gemma3(&tiny));

@@ -4,7 +4,9 @@
 //! feature, by the binary's tests/gguf.rs.
 
 use candle_core::quantized::gguf_file::{self, Value};
-use candle_core::quantized::{GgmlDType, QTensor};
+/// How `Tiny::dtype` stores weights, so that tests outside the crate need no candle.
+pub use candle_core::quantized::GgmlDType;
+use candle_core::quantized::QTensor;
 use candle_core::{Device, Tensor};
 
 /// Sizes of a synthetic model. Dimensions are multiples of 32 so that any quantized type

@@ -206,7 +206,7 @@ unsafe fn quantize_block(_: &[f32], _: &mut [i8], _: &mut f32, _: &mut i32) {
 /// Rows `first_row..first_row + M` of `x` times tiles `first_tile..first_tile + T` of
 /// `weight`, written to `out` (x.rows × weight.rows, row-major). M and T are at most 4.
 /// Addresses advance with wrapping pointer arithmetic, every multiplication happening
-/// once before the loops, for the same reason as `unroll!` (llm/mod.rs).
+/// once before the loops, for the same reason as `unroll!` (lib.rs).
 ///
 /// SAFETY: the caller checks that the rows and tiles exist, that `out` holds
 /// x.rows × weight.rows values, and that the CPU has AVX-512 VNNI.
