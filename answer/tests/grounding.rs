@@ -139,6 +139,18 @@ fn assert_cases(cases: &[Case]) {
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
 }
 
+/// A yes/no question whose answer repeats its words and names no sum, although "owe" asks
+/// for one: neither the kind-of-value refusal nor the echo rule may take it.
+fn owe_royalties() -> Case {
+    const QUOTE: &str = "The licence is free: no royalties are owed to Steinberg.";
+    case(
+        "Do we owe Steinberg royalties?",
+        &[(QUOTE, 0.6)],
+        "We do not owe Steinberg royalties.",
+        answer("We do not owe Steinberg royalties.", &[QUOTE]),
+    )
+}
+
 const NOTICE: &[(&str, f32)] = &[(
     "Fees are due monthly. Either party may terminate with 120 days notice. Notices go by post.",
     0.6,
@@ -300,18 +312,7 @@ fn refusal_no_sentence_on_the_subject_states_the_kind_of_value_asked_for() {
             ),
         ),
         // A yes/no question is answered by yes or no, not by the sum its words ask about.
-        case(
-            "Do we owe Steinberg royalties?",
-            &[(
-                "The licence is free: no royalties are owed to Steinberg.",
-                0.6,
-            )],
-            "We do not owe Steinberg royalties.",
-            answer(
-                "We do not owe Steinberg royalties.",
-                &["The licence is free: no royalties are owed to Steinberg."],
-            ),
-        ),
+        owe_royalties(),
     ]);
 }
 
@@ -482,18 +483,7 @@ fn support_an_echo_of_the_question_is_no_answer() {
             Refused(Refusal::OnlyRestated),
         ),
         // The answer to a yes/no question may repeat it.
-        case(
-            "Do we owe Steinberg royalties?",
-            &[(
-                "The licence is free: no royalties are owed to Steinberg.",
-                0.6,
-            )],
-            "We do not owe Steinberg royalties.",
-            answer(
-                "We do not owe Steinberg royalties.",
-                &["The licence is free: no royalties are owed to Steinberg."],
-            ),
-        ),
+        owe_royalties(),
         // A name spelled as a compound of the question's words ("tcl-foo") is an answer.
         case(
             "What should a Debian package for a Tcl module called foo be named?",
