@@ -24,6 +24,8 @@ pub mod template;
 pub mod tokenizer;
 
 use std::collections::HashMap;
+mod scripted;
+#[cfg(any(test, feature = "testing"))]
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -36,7 +38,10 @@ use candle_transformers::generation::LogitsProcessor;
 use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qwen3};
 
 pub use remote::RemoteLlm;
-pub use template::{ChatMessage, ChatTemplate};
+#[cfg(any(test, feature = "testing"))]
+pub use scripted::Scripted;
+pub use template::ChatMessage;
+use template::ChatTemplate;
 
 /// The GGUF dossier ships with (see scripts/models.sh).
 pub const DEFAULT_MODEL: &str = "llm/SmolLM2-135M-Instruct.Q4_1.gguf";
