@@ -1,7 +1,9 @@
 //! dossier: ask questions of private PDFs with a local LLM. Nothing leaves the machine.
 //!
 //! This binary is the only part that talks to the terminal: it parses the command line,
-//! wires the ingest crate, the store crate and the LLM together, and prints results.
+//! wires the ingest, store, answer and LLM crates together, and prints results.
+
+#![forbid(unsafe_code)]
 
 mod cmd;
 mod retrieve;

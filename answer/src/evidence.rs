@@ -81,7 +81,9 @@ pub struct Evidence {
     pub passage: usize,
     /// Position of the sentence in its passage, to keep reading order.
     pub position: usize,
+    /// The sentence, whitespace collapsed, cut to 400 characters at a word boundary.
     pub sentence: String,
+    /// How well it matches the question; evidence is chosen best first.
     pub score: f32,
 }
 

@@ -29,10 +29,14 @@ pub enum AnswerKind {
     Number,
 }
 
+/// The currency a question names ("in euros", "$").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Currency {
+    /// "dollars", "USD", "$".
     Dollar,
+    /// "euros", "EUR", "€".
     Euro,
+    /// "sterling", "GBP", "£".
     Pound,
 }
 

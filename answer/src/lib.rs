@@ -7,6 +7,9 @@
 //! answer, and [`fallback`] when no sentence of it is backed. [`followup`] rewrites a
 //! conversation's follow-up questions for retrieval.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod evidence;
 pub mod fallback;
 pub mod followup;

@@ -26,6 +26,7 @@ use crate::text::{
 /// How one sentence of an answer stands against the evidence.
 #[derive(Debug, Clone)]
 pub struct SentenceCheck {
+    /// The sentence as the model wrote it, without citation markers.
     pub text: String,
     /// Every number it states is in the evidence and most of its content words are (or
     /// some are and it means what an evidence sentence says, by embedding similarity).

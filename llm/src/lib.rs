@@ -1,5 +1,10 @@
-//! The local LLM: a quantized GGUF model on candle, its tokenizer and chat template, and a
-//! streaming generation loop. `remote` delegates generation to a server the user runs.
+//! The chat models dossier answers with, behind one interface ([`ChatModel`]): a quantized
+//! GGUF model on candle ([`Llm`]: its tokenizer, chat template and a streaming generation
+//! loop, with our own model code and CPU kernels where candle's cost speed or correctness),
+//! or a server the user runs ([`RemoteLlm`]). Settings come in as [`LocalOptions`]; the
+//! crate reads no environment.
+
+#![warn(missing_docs)]
 
 /// Repeats `$body` with `$i` bound to each listed constant below `$bound`, for the CPU
 /// kernels (int8.rs, attention.rs). dossier's own code builds at opt-level 1 with overflow
@@ -12,20 +17,20 @@ macro_rules! unroll {
     };
 }
 
-pub mod gemma3;
+mod gemma3;
 mod kernels;
-pub mod llama;
+mod llama;
 mod parts;
-pub mod remote;
+mod remote;
 pub mod requantize;
 #[cfg(any(test, feature = "testing"))]
-pub mod synthetic;
-pub mod template;
-pub mod tokenizer;
-
-use std::collections::HashMap;
 mod scripted;
 #[cfg(any(test, feature = "testing"))]
+pub mod synthetic;
+mod template;
+mod tokenizer;
+
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -69,13 +74,15 @@ impl Weights {
     }
 }
 
+/// A GGUF model loaded on the CPU, with the tokenizer and chat template of its file.
 pub struct Llm {
     weights: Weights,
-    pub tokenizer: tokenizers::Tokenizer,
-    pub template: ChatTemplate,
+    pub(crate) tokenizer: tokenizers::Tokenizer,
+    template: ChatTemplate,
     stop_ids: Vec<u32>,
     /// Positions the model can attend to (prompt + answer).
-    pub context_window: usize,
+    context_window: usize,
+    /// The file's `general.name`, else its file name.
     pub name: String,
     device: Device,
     /// The tokens whose keys and values the model's cache holds, in order, so that the next
@@ -86,11 +93,15 @@ pub struct Llm {
 /// Decoding settings. Greedy by default: answers from documents should be reproducible.
 #[derive(Debug, Clone)]
 pub struct GenerationParams {
+    /// Most tokens to generate (fewer when the context window is nearly full).
     pub max_new_tokens: usize,
     /// `None` or 0 means greedy.
     pub temperature: Option<f64>,
+    /// Divides the logits of recently generated tokens (1.0: none).
     pub repeat_penalty: f32,
+    /// How many of the last generated tokens the repeat penalty looks at.
     pub repeat_last_n: usize,
+    /// Seed of the sampler when a temperature is given.
     pub seed: u64,
 }
 
@@ -106,14 +117,19 @@ impl Default for GenerationParams {
     }
 }
 
+/// What one generation took, as `--json` output's `usage` reports it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct GenerationStats {
+    /// Tokens of the rendered prompt.
     pub prompt_tokens: usize,
     /// Leading prompt tokens whose keys and values were kept from the previous generation
     /// (the same system prompt, or a chat's earlier turns), so not computed again.
     pub reused_prompt_tokens: usize,
+    /// Tokens of the reply.
     pub generated_tokens: usize,
+    /// Time to compute the prompt, up to the first generated token's logits.
     pub prompt_seconds: f64,
+    /// Time from then to the end of the reply.
     pub generation_seconds: f64,
     /// Why generation ended: "stop" (end token), "length" (cap) or "interrupted".
     pub finish_reason: &'static str,
@@ -407,6 +423,7 @@ fn stop_token_ids(
 /// runs (`--llm-url`). The answer path (`ask::generate_answer`) takes either, so a remote
 /// answer goes through the same evidence check as a local one.
 pub trait ChatModel {
+    /// The model's name, as answers and the HTTP API report it.
     fn name(&self) -> &str;
     /// Generates a reply to `messages`, calling `on_text` with each new piece; `on_text`
     /// returns false to stop early (Ctrl-C).
@@ -450,8 +467,9 @@ impl ChatModel for RemoteLlm {
 
 /// The model `ask` and `chat` answer with, chosen once from the command line.
 pub enum Generator {
-    // Boxed: the local model's struct is large and the remote one small.
+    /// A GGUF file on this machine (boxed: its struct is large, the remote one small).
     Local(Box<Llm>),
+    /// The server `--llm-url` names.
     Remote(RemoteLlm),
 }
 

@@ -13,17 +13,25 @@ use candle_core::{Device, Tensor};
 /// can hold them.
 #[derive(Debug, Clone)]
 pub struct Tiny {
+    /// Width of the residual stream.
     pub hidden: usize,
+    /// Transformer blocks.
     pub layers: usize,
+    /// Query heads.
     pub heads: usize,
+    /// Key/value heads: as many as `heads`, or fewer for grouped-query attention.
     pub kv_heads: usize,
+    /// Width of each head.
     pub head_dim: usize,
+    /// Width of the feed-forward layer.
     pub ffn: usize,
+    /// Positions the file says the model holds.
     pub context_length: usize,
     /// gemma3 only.
     pub sliding_window: usize,
     /// gemma3 only: every n-th layer is global.
     pub sliding_window_pattern: usize,
+    /// Seed of the random weights.
     pub seed: u64,
     /// How weight matrices are stored (F32, or Q8_0 to exercise quantized rows).
     pub dtype: GgmlDType,

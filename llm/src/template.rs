@@ -9,19 +9,25 @@ use candle_core::quantized::gguf_file::Value;
 use minijinja::{context, Environment, Error, ErrorKind};
 use serde::Serialize;
 
+/// One turn of a conversation, as chat templates and OpenAI-compatible servers take it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChatMessage {
+    /// "system", "user" or "assistant".
     pub role: String,
+    /// The turn's text.
     pub content: String,
 }
 
 impl ChatMessage {
+    /// The instructions that open a conversation.
     pub fn system(content: impl Into<String>) -> Self {
         Self {
             role: "system".into(),
             content: content.into(),
         }
     }
+
+    /// A turn of the user's.
     pub fn user(content: impl Into<String>) -> Self {
         Self {
             role: "user".into(),

@@ -9,6 +9,9 @@
 //! prompt), `exp` is vectorised, and the output is written in the (seq, heads × head_dim)
 //! layout the output projection reads.
 
+// AVX-512 intrinsics, called only where `available()` found the CPU features.
+#![allow(unsafe_code)]
+
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
 use std::cell::RefCell;

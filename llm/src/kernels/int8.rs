@@ -16,6 +16,9 @@
 //! block carries −128 × its sum, which starts the block's integer sum and cancels the
 //! offset exactly.
 
+// AVX-512 VNNI intrinsics, called only where `available()` found the CPU features.
+#![allow(unsafe_code)]
+
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
 use std::cell::RefCell;

@@ -8,6 +8,9 @@
 //! left it waits only for workers that are in the middle of one. A worker that wakes after
 //! the job is over finds it closed and goes back to waiting, without touching it.
 
+// The workers see the caller's job through a pointer whose lifetime `run` keeps.
+#![allow(unsafe_code)]
+
 use std::cell::{Cell, UnsafeCell};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
