@@ -73,6 +73,23 @@ pub fn document_label(title: Option<&str>, file_name: &str) -> String {
     })
 }
 
+/// A repair a damaged file needed before its text could be read. The text of a repaired
+/// file is what the repair let through: the ingest report names the repair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Repair {
+    /// The cross-reference table was rebuilt from the object headers (`repair::rebuild_xref`).
+    XrefRebuilt,
+}
+
+impl std::fmt::Display for Repair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Repair::XrefRebuilt => "cross-reference table rebuilt",
+        })
+    }
+}
+
 /// One chunk ready to embed, with where it came from.
 #[derive(Debug, Clone)]
 pub struct PreparedChunk {
@@ -100,6 +117,11 @@ pub struct PreparedDocument {
     pub pages_without_text: Vec<u32>,
     /// Why those pages were not OCR'd, when OCR was tried (e.g. tesseract is missing).
     pub ocr_note: Option<String>,
+    /// The same reason for each such page that has one ("no image on the page"); pages
+    /// without a note were not OCR'd because OCR was off.
+    pub no_text_notes: Vec<(u32, String)>,
+    /// Repairs the file needed before it could be read (empty for a sound file).
+    pub repairs: Vec<Repair>,
     /// Pages whose text was recognised by OCR.
     pub ocr_pages: Vec<u32>,
     /// Pages whose extraction failed, with the reason.
@@ -131,6 +153,7 @@ pub fn prepare(
     let mut pages_without_text = Vec::new();
     let mut failed_pages = Vec::new();
     let mut ocr_note = None;
+    let mut no_text_notes = Vec::new();
     let ocr_pages: Vec<u32> = text
         .pages
         .iter()
@@ -144,6 +167,9 @@ pub fn prepare(
                 pages_without_text.push(page.number);
                 if ocr_note.is_none() {
                     ocr_note = page.note.clone();
+                }
+                if let Some(note) = &page.note {
+                    no_text_notes.push((page.number, note.clone()));
                 }
                 continue;
             }
@@ -171,6 +197,8 @@ pub fn prepare(
         page_count: text.pages.len() as u32,
         pages_without_text,
         ocr_note,
+        no_text_notes,
+        repairs: text.repairs,
         ocr_pages,
         failed_pages,
         chunks,

@@ -69,6 +69,8 @@ pub struct Page {
 pub struct PdfText {
     pub title: Option<String>,
     pub pages: Vec<Page>,
+    /// What had to be repaired before the file could be read.
+    pub repairs: Vec<crate::Repair>,
 }
 
 impl PdfText {
@@ -99,7 +101,7 @@ pub fn extract(bytes: &[u8], options: &ExtractOptions) -> Result<PdfText, PdfErr
     if !has_pdf_header(bytes) {
         return Err(PdfError::NotPdf);
     }
-    let mut document = load(bytes, password)?;
+    let (mut document, repairs) = load(bytes, password)?;
     let page_ids = contained(|| document.get_pages())
         .map_err(|panic| PdfError::Corrupt(format!("page tree: {panic}")))?;
     if page_ids.is_empty() {
@@ -169,7 +171,11 @@ pub fn extract(bytes: &[u8], options: &ExtractOptions) -> Result<PdfText, PdfErr
             ocr: pages.iter().find_map(|p| p.note.clone()),
         });
     }
-    Ok(PdfText { title, pages })
+    Ok(PdfText {
+        title,
+        pages,
+        repairs,
+    })
 }
 
 fn has_pdf_header(bytes: &[u8]) -> bool {
@@ -178,7 +184,7 @@ fn has_pdf_header(bytes: &[u8]) -> bool {
     head.windows(5).any(|w| w == b"%PDF-")
 }
 
-fn load(bytes: &[u8], password: Option<&str>) -> Result<Document, PdfError> {
+fn load(bytes: &[u8], password: Option<&str>) -> Result<(Document, Vec<crate::Repair>), PdfError> {
     // lopdf tries the empty user password by itself; a password given here is tried next.
     let options = || LoadOptions {
         password: password.map(str::to_owned),
@@ -191,7 +197,7 @@ fn load(bytes: &[u8], password: Option<&str>) -> Result<Document, PdfError> {
             other => PdfError::Corrupt(other.to_string()),
         });
     let Err(PdfError::Corrupt(reason)) = first else {
-        return first;
+        return first.map(|document| (document, Vec::new()));
     };
     // A damaged cross-reference table: rebuild it from the object headers, as poppler does,
     // and keep the result only if it has pages. Otherwise the first error stands.
@@ -203,7 +209,7 @@ fn load(bytes: &[u8], password: Option<&str>) -> Result<Document, PdfError> {
     match repaired {
         Ok(Some(document)) => {
             tracing::debug!("cross-reference table rebuilt after: {reason}");
-            Ok(document)
+            Ok((document, vec![crate::Repair::XrefRebuilt]))
         }
         _ => Err(PdfError::Corrupt(reason)),
     }
