@@ -1448,6 +1448,7 @@ mod tests {
         Passage {
             file_name: "contract.pdf".into(),
             path: "/x/contract.pdf".into(),
+            paths: vec!["/x/contract.pdf".into()],
             doc_id: "d".into(),
             page: 2,
             chunk_index: 0,

@@ -40,6 +40,9 @@ pub struct Citation {
     pub source: usize,
     pub file: String,
     pub path: String,
+    /// Every path of the cited document (the same content under several names); `path` is
+    /// the one the question named, else the first.
+    pub paths: Vec<String>,
     pub page: u32,
     pub quote: String,
     pub score: f32,
@@ -457,6 +460,7 @@ pub fn generate_answer(
                 source: e.passage + 1,
                 file: p.file_name.clone(),
                 path: p.path.clone(),
+                paths: p.paths.clone(),
                 page: p.page,
                 quote: e.sentence.clone(),
                 score: p.score,
@@ -541,7 +545,7 @@ pub fn closest(passages: &[Passage]) -> Vec<serde_json::Value> {
         .take(3)
         .map(|p| {
             serde_json::json!({
-                "file": p.file_name, "path": p.path, "page": p.page,
+                "file": p.file_name, "path": p.path, "paths": p.paths, "page": p.page,
                 "score": p.score, "text": super::one_line(&p.text, 300),
             })
         })
