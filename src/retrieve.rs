@@ -105,10 +105,17 @@ impl Retriever {
             .into_iter()
             .map(|ranked| {
                 let hit = ranked.hit;
+                let path = hit
+                    .document
+                    .paths
+                    .get(cited_path(&hit.document.paths, question))
+                    .cloned()
+                    .unwrap_or_default();
                 Ranked {
                     passage: Passage {
-                        file_name: hit.document.file_name().to_owned(),
-                        path: hit.document.path.clone(),
+                        file_name: dossier_store::file_name(&path).to_owned(),
+                        path,
+                        paths: hit.document.paths.clone(),
                         doc_id: hit.document.doc_id.clone(),
                         page: hit.chunk.page,
                         chunk_index: hit.chunk.chunk_index,
@@ -132,6 +139,48 @@ impl Retriever {
         ranked.truncate(k);
         Ok(ranked)
     }
+}
+
+/// Which of a document's paths a citation names: the one whose file name the question
+/// names (with or without its extension; the longest such name wins, so "lease-copy" beats
+/// "lease"), else the first. A stem shorter than 4 letters counts only with its extension,
+/// so that "a.pdf" is not named by every "a" of a question.
+pub fn cited_path(paths: &[String], question: &str) -> usize {
+    let question = question.to_lowercase();
+    let mut best: Option<(usize, usize)> = None;
+    for (i, path) in paths.iter().enumerate() {
+        let name = dossier_store::file_name(path).to_lowercase();
+        let stem = name
+            .rsplit_once('.')
+            .map(|(stem, _)| stem)
+            .filter(|stem| !stem.is_empty())
+            .unwrap_or(&name);
+        let named = if names(&question, &name) {
+            Some(name.chars().count())
+        } else if stem.chars().count() >= 4 && names(&question, stem) {
+            Some(stem.chars().count())
+        } else {
+            None
+        };
+        if let Some(length) = named {
+            if best.is_none_or(|(_, longest)| length > longest) {
+                best = Some((i, length));
+            }
+        }
+    }
+    best.map_or(0, |(i, _)| i)
+}
+
+/// `text` has `word` with no letter or digit right before or after it.
+fn names(text: &str, word: &str) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
 }
 
 /// The first (best) passage of each page, in order.
@@ -173,5 +222,32 @@ impl RankArgs {
             vector_weight: SearchOptions::default().vector_weight,
             text_weight: self.text_weight,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cited_path;
+
+    #[test]
+    fn a_citation_names_the_copy_the_question_names_else_the_first() {
+        let paths = vec!["/w/a.pdf".to_owned(), "/w/b.pdf".to_owned()];
+        assert_eq!(cited_path(&paths, "What is the notice period?"), 0);
+        assert_eq!(cited_path(&paths, "What does B.pdf say about notice?"), 1);
+        assert_eq!(cited_path(&paths, "In a.pdf, what is the fee?"), 0);
+        // A short stem alone is an ordinary word.
+        assert_eq!(cited_path(&paths, "Is there a b clause?"), 0);
+        // "ab.pdf" does not name "b.pdf".
+        assert_eq!(cited_path(&paths, "What does ab.pdf say?"), 0);
+
+        let leases = vec![
+            "/w/lease.pdf".to_owned(),
+            "/w/lease-copy.pdf".to_owned(),
+            "/x/exhibit-7.pdf".to_owned(),
+        ];
+        assert_eq!(cited_path(&leases, "the rent in the lease"), 0);
+        assert_eq!(cited_path(&leases, "the rent in lease-copy"), 1);
+        assert_eq!(cited_path(&leases, "What does Exhibit-7 say?"), 2);
+        assert_eq!(cited_path(&[], "anything"), 0);
     }
 }

@@ -102,8 +102,13 @@ fn assert_whole(store: &Path, expected: &HashMap<String, u64>) -> usize {
     let docs = json(&ok(dossier(store).args(["ls", "--json"])));
     let docs = docs.as_array().unwrap();
     let mut ids = HashSet::new();
+    let mut paths = HashSet::new();
     for d in docs {
         assert!(ids.insert(d["doc_id"].as_str().unwrap().to_owned()), "{d}");
+        // A path names one document (no file here changes, so not even for a moment).
+        for path in d["paths"].as_array().unwrap() {
+            assert!(paths.insert(path.as_str().unwrap().to_owned()), "{d}");
+        }
         let stem = variant_stem(d["file"].as_str().unwrap());
         assert_eq!(d["chunks"].as_u64(), expected.get(&stem).copied(), "{d}");
     }
@@ -127,6 +132,16 @@ fn kill_9_at_any_point_leaves_whole_documents_and_a_rerun_finishes_the_job() {
     assert_eq!(expected.len(), 3, "{expected:?}");
     let corpus = tempfile::tempdir().unwrap();
     let files = variants(corpus.path(), COPIES);
+    // A second name for one variant of each sample (same bytes, same stem): one document
+    // with two paths, whichever copy the kills catch first.
+    let twins = 3;
+    for file in files
+        .iter()
+        .filter(|f| f.to_string_lossy().ends_with("-0.pdf"))
+    {
+        let twin = file.to_string_lossy().replace("-0.pdf", "-1000.pdf");
+        std::fs::copy(file, twin).unwrap();
+    }
     let store = tempfile::tempdir().unwrap();
 
     let mut visible = 0;
@@ -161,8 +176,10 @@ fn kill_9_at_any_point_leaves_whole_documents_and_a_rerun_finishes_the_job() {
     let report = json(&output);
     let summary = &report["summary"];
     assert_eq!(
-        summary["added"].as_u64().unwrap() + summary["unchanged"].as_u64().unwrap(),
-        files.len() as u64,
+        summary["added"].as_u64().unwrap()
+            + summary["unchanged"].as_u64().unwrap()
+            + summary["same_content"].as_u64().unwrap(),
+        (files.len() + twins) as u64,
         "{summary:#}"
     );
     assert_eq!(
@@ -170,6 +187,14 @@ fn kill_9_at_any_point_leaves_whole_documents_and_a_rerun_finishes_the_job() {
         (files.len() - visible) as u64
     );
     assert_eq!(assert_whole(store.path(), &expected), files.len());
+    let docs = json(&ok(dossier(store.path()).args(["ls", "--json"])));
+    let paths: usize = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["paths"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(paths, files.len() + twins, "{docs:#}");
     let clean_total: u64 = expected.values().sum::<u64>() * COPIES as u64;
     let check = json(&ok(dossier(store.path()).args(["check", "--json"])));
     assert_eq!(check["chunk_rows"].as_u64(), Some(clean_total), "{check:#}");

@@ -186,3 +186,145 @@ fn the_right_password_opens_an_encrypted_file() {
         stderr(&wrong)
     );
 }
+
+fn tesseract() -> bool {
+    std::process::Command::new("tesseract")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The report of the file whose path ends with `name`.
+fn file_report<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with(name))
+        .unwrap_or_else(|| panic!("no report for {name}: {report:#}"))
+}
+
+#[test]
+fn the_summary_accounts_for_every_file_in_its_category() {
+    let store = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let copy = |from: &Path, name: &str| {
+        let to = work.path().join(name);
+        std::fs::copy(from, &to).unwrap();
+        to
+    };
+    let added = copy(&samples().join("discharge-summary.pdf"), "added.pdf");
+    let recovered = copy(&fixtures().join("bad-xref.pdf"), "recovered.pdf");
+    let partial = copy(&fixtures().join("partial.pdf"), "partial.pdf");
+    let twin = copy(&added, "twin.pdf");
+    let failed = copy(&fixtures().join("not-a-pdf.pdf"), "failed.pdf");
+    let changed = copy(&samples().join("employee-handbook.pdf"), "changed.pdf");
+    let unchanged = copy(&samples().join("service-agreement.pdf"), "unchanged.pdf");
+    ok(dossier(store.path())
+        .arg("ingest")
+        .arg(&changed)
+        .arg(&unchanged));
+    std::fs::copy(fixtures().join("ligature.pdf"), &changed).unwrap();
+
+    let all: Vec<&Path> = [
+        &added, &recovered, &partial, &twin, &failed, &changed, &unchanged,
+    ]
+    .iter()
+    .map(|p| p.as_path())
+    .collect();
+    let output = run(dossier(store.path()).arg("ingest").args(&all));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let err = stderr(&output);
+    let line = err.lines().last().unwrap();
+    assert!(
+        line.starts_with(
+            "7 files: 1 added, 1 replaced, 1 recovered, 1 partial, 1 same content, \
+             1 unchanged, 1 failed; "
+        ),
+        "{err}"
+    );
+    let noted = |prefix: &str, name: &str| {
+        err.lines()
+            .find(|l| l.starts_with(prefix) && l.contains(name))
+            .unwrap_or_else(|| panic!("no {prefix:?} line for {name}:\n{err}"))
+            .to_owned()
+    };
+    assert!(noted("recovered: ", "recovered.pdf")
+        .ends_with("recovered.pdf: damaged; text recovered after: cross-reference table rebuilt"));
+    let partial_line = noted("partial: ", "partial.pdf");
+    assert!(noted("same content: ", "twin.pdf").contains("same content as added.pdf"));
+    assert!(noted("error: ", "failed.pdf").contains("not a PDF"));
+    if tesseract() {
+        assert!(
+            partial_line.ends_with(
+                "partial.pdf: pages without a text layer: 2 (OCR'd), 3 (no text: no image on the page)"
+            ),
+            "{partial_line}"
+        );
+    } else {
+        assert!(
+            partial_line.contains("tesseract is not installed"),
+            "{partial_line}"
+        );
+    }
+
+    // The same categories in the JSON report, with what each one says, from a store that
+    // holds only unchanged.pdf (changed.pdf is new there).
+    let fresh = tempfile::tempdir().unwrap();
+    ok(dossier(fresh.path()).arg("ingest").arg(&unchanged));
+    let (output, report) = ingest_json(fresh.path(), &all);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let summary = &report["summary"];
+    for (key, n) in [
+        ("files", 7),
+        ("added", 2),
+        ("recovered", 1),
+        ("partial", 1),
+        ("same_content", 1),
+        ("unchanged", 1),
+        ("failed", 1),
+    ] {
+        assert_eq!(summary[key], n, "{key}: {report:#}");
+    }
+    let r = file_report(&report, "recovered.pdf");
+    assert_eq!(r["outcome"], "recovered");
+    assert_eq!(
+        r["repairs"],
+        serde_json::json!(["cross-reference table rebuilt"])
+    );
+    let p = file_report(&report, "partial.pdf");
+    assert_eq!(p["outcome"], "partial", "{p:#}");
+    assert_eq!(p["page_notes"][1]["page"], 3, "{p:#}");
+    if tesseract() {
+        assert_eq!(
+            p["page_notes"][0],
+            serde_json::json!({"page": 2, "note": "OCR'd", "ocr": true})
+        );
+        assert_eq!(p["pages_without_text"], serde_json::json!([3]));
+    }
+    assert_eq!(file_report(&report, "twin.pdf")["outcome"], "same_content");
+    assert_eq!(file_report(&report, "failed.pdf")["outcome"], "failed");
+    // The partial file's text page is searchable.
+    let hits = json(&ok(dossier(fresh.path()).args([
+        "search",
+        "--json",
+        "-k",
+        "1",
+        "Where is the gannet register kept?",
+    ])));
+    assert_eq!(hits["hits"][0]["file"], "partial.pdf", "{hits:#}");
+
+    // Without OCR, the scanned page says so.
+    let no_ocr = tempfile::tempdir().unwrap();
+    let (output, report) = {
+        let output = run(dossier(no_ocr.path())
+            .args(["ingest", "--json", "--ocr", "never"])
+            .arg(&partial));
+        let report = json(&output);
+        (output, report)
+    };
+    assert!(output.status.success(), "{}", stderr(&output));
+    let p = file_report(&report, "partial.pdf");
+    assert_eq!(p["page_notes"][0]["note"], "no text: OCR off", "{p:#}");
+    assert_eq!(p["pages_without_text"], serde_json::json!([2, 3]));
+}

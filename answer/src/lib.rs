@@ -43,6 +43,7 @@ mod fixtures {
         Passage {
             file_name: "contract.pdf".into(),
             path: "/x/contract.pdf".into(),
+            paths: vec!["/x/contract.pdf".into()],
             doc_id: "d".into(),
             page: 2,
             chunk_index: 0,

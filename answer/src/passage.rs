@@ -5,11 +5,14 @@ use serde::Serialize;
 /// A retrieved chunk with what a citation needs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Passage {
-    /// The file's name, as citations show it.
+    /// The file's name, as citations show it: of the document's paths, the one the question
+    /// names, else the first.
     #[serde(rename = "file")]
     pub file_name: String,
-    /// The file's path when it was ingested.
+    /// The path `file_name` is the name of.
     pub path: String,
+    /// Every path the document's bytes were found under (the same content, stored once).
+    pub paths: Vec<String>,
     /// The document's id (sha256 of its bytes).
     pub doc_id: String,
     /// 1-based physical page.

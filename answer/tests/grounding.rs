@@ -72,6 +72,7 @@ fn passages(texts: &[(&str, f32)]) -> Vec<Passage> {
         .map(|(i, (text, score))| Passage {
             file_name: "contract.pdf".into(),
             path: "/docs/contract.pdf".into(),
+            paths: vec!["/docs/contract.pdf".into()],
             doc_id: "d".into(),
             page: i as u32 + 1,
             chunk_index: i as u32,

@@ -101,6 +101,9 @@ pub struct PreparedDocument {
     pub pages_without_text: Vec<u32>,
     /// Why those pages were not OCR'd, when OCR was tried (e.g. tesseract is missing).
     pub ocr_note: Option<String>,
+    /// The same reason for each such page that has one ("no image on the page"); pages
+    /// without a note were not OCR'd because OCR was off.
+    pub no_text_notes: Vec<(u32, String)>,
     /// Pages whose text was recognised by OCR.
     pub ocr_pages: Vec<u32>,
     /// Pages whose extraction failed, with the reason.
@@ -134,6 +137,7 @@ pub fn prepare(
     let mut pages_without_text = Vec::new();
     let mut failed_pages = Vec::new();
     let mut ocr_note = None;
+    let mut no_text_notes = Vec::new();
     let ocr_pages: Vec<u32> = text
         .pages
         .iter()
@@ -147,6 +151,9 @@ pub fn prepare(
                 pages_without_text.push(page.number);
                 if ocr_note.is_none() {
                     ocr_note = page.note.clone();
+                }
+                if let Some(note) = &page.note {
+                    no_text_notes.push((page.number, note.clone()));
                 }
                 continue;
             }
@@ -174,6 +181,7 @@ pub fn prepare(
         page_count: text.pages.len() as u32,
         pages_without_text,
         ocr_note,
+        no_text_notes,
         ocr_pages,
         failed_pages,
         repairs: text.repairs,

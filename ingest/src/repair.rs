@@ -35,7 +35,7 @@ pub enum Repair {
 impl fmt::Display for Repair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Repair::XrefRebuilt => f.write_str("xref rebuilt"),
+            Repair::XrefRebuilt => f.write_str("cross-reference table rebuilt"),
             Repair::StreamLengthsFixed { streams: 1 } => {
                 f.write_str("1 stream length fixed by endstream")
             }

@@ -40,6 +40,9 @@ pub struct Citation {
     pub source: usize,
     pub file: String,
     pub path: String,
+    /// Every path of the cited document (the same content under several names); `path` is
+    /// the one the question named, else the first.
+    pub paths: Vec<String>,
     pub page: u32,
     pub quote: String,
     pub score: f32,
@@ -510,6 +513,7 @@ fn check_answer(
                 source: e.passage + 1,
                 file: p.file_name.clone(),
                 path: p.path.clone(),
+                paths: p.paths.clone(),
                 page: p.page,
                 quote: e.sentence.clone(),
                 score: p.score,
@@ -685,7 +689,7 @@ pub fn closest(passages: &[Passage]) -> Vec<serde_json::Value> {
         .take(3)
         .map(|p| {
             serde_json::json!({
-                "file": p.file_name, "path": p.path, "page": p.page,
+                "file": p.file_name, "path": p.path, "paths": p.paths, "page": p.page,
                 "score": p.score, "text": super::one_line(&p.text, 300),
             })
         })
@@ -876,6 +880,7 @@ mod tests {
         .map(|(i, text)| Passage {
             file_name: "agreement.pdf".into(),
             path: "/docs/agreement.pdf".into(),
+            paths: vec!["/docs/agreement.pdf".into()],
             doc_id: "d".into(),
             page: 4 + i as u32,
             chunk_index: i as u32,

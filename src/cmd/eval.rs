@@ -190,11 +190,9 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
             id: item.id.clone(),
             kind: item.kind.clone().unwrap_or_else(|| "answerable".into()),
             page_rank: rank(&passages, |p| {
-                Some(p.file_name.as_str()) == item.file.as_deref() && Some(p.page) == item.page
+                is_file(p, item.file.as_deref()) && Some(p.page) == item.page
             }),
-            file_rank: rank(&passages, |p| {
-                Some(p.file_name.as_str()) == item.file.as_deref()
-            }),
+            file_rank: rank(&passages, |p| is_file(p, item.file.as_deref())),
             top_score: passages.first().map(|p| p.score).unwrap_or(0.0),
             coverage: passages
                 .iter()
@@ -273,6 +271,17 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         print_table(&ks, &overall, &per_kind);
     }
     Ok(crate::exit::OK)
+}
+
+/// The passage is of the file a question names, under any of the names its bytes were
+/// found under.
+fn is_file(passage: &Passage, file: Option<&str>) -> bool {
+    file.is_some_and(|file| {
+        passage
+            .paths
+            .iter()
+            .any(|path| dossier_store::file_name(path) == file)
+    })
 }
 
 fn rank(passages: &[Passage], is_right: impl Fn(&Passage) -> bool) -> Option<usize> {

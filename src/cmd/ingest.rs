@@ -25,9 +25,10 @@ use clap::Args;
 use dossier_ingest::{embed, Chunker, Embedder, EmbedderFiles, ExtractOptions, PreparedDocument};
 use dossier_store::{ChunkRecord, DocumentRecord, EmbeddingSpec, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 use tokio::runtime::Runtime;
 
+use super::catalog::{self, Catalog, Changes};
+use super::outcome::{self, FileReport, How, Outcome, Seen};
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -89,42 +90,6 @@ pub struct IngestArgs {
     json: bool,
 }
 
-/// What happened to one file; the JSON report is a list of these.
-#[derive(Serialize)]
-struct FileReport {
-    path: String,
-    /// "added", "replaced", "unchanged", "moved" or "failed".
-    outcome: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    doc_id: Option<String>,
-    pages: u32,
-    chunks: u32,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pages_without_text: Vec<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-#[derive(Serialize, Default)]
-struct Summary {
-    files: usize,
-    added: usize,
-    replaced: usize,
-    unchanged: usize,
-    failed: usize,
-    pruned: usize,
-    pages: u64,
-    chunks: u64,
-    seconds: f64,
-    chunks_per_second: f64,
-    /// Seconds the embedders spent inside the model (summed over embedders).
-    embed_seconds: f64,
-    /// Commits of document batches.
-    commits: usize,
-    optimized: bool,
-    interrupted: bool,
-}
-
 /// Thread counts for this machine.
 struct Threads {
     extract: usize,
@@ -159,6 +124,15 @@ fn threads(global: &GlobalArgs, args: &IngestArgs) -> Threads {
 /// Reader → embedder: a parsed document.
 struct Parsed {
     prepared: PreparedDocument,
+    /// The file's place in this run's list (the first of several copies is the first here).
+    index: usize,
+    absolute: String,
+}
+
+/// A file of this run with the bytes of another file of this run, which was parsed instead.
+struct Copy {
+    index: usize,
+    path: PathBuf,
     absolute: String,
 }
 
@@ -170,14 +144,13 @@ enum Event {
         absolute: String,
         doc_id: String,
     },
-    /// Bytes identical to another file of this run.
-    Duplicate {
-        path: PathBuf,
-        doc_id: String,
-    },
+    /// Bytes identical to another file of this run, which a reader claimed to parse.
+    Duplicate { copy: Copy, doc_id: String },
     Failed {
         path: PathBuf,
         reason: String,
+        /// Set when the bytes were read: copies of them fail with this file.
+        doc_id: Option<String>,
     },
     Embedded {
         parsed: Parsed,
@@ -198,7 +171,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
     let (files, unreadable) = dossier_ingest::discover(&args.paths);
     let mut reports: Vec<FileReport> = unreadable
         .into_iter()
-        .map(|u| failed(&u.path, u.reason))
+        .map(|u| FileReport::failed(u.path.display().to_string(), u.reason))
         .collect();
     for report in &reports {
         eprintln!(
@@ -235,20 +208,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
     let existing = runtime.block_on(store.documents())?;
     let known_ids: Arc<HashSet<String>> =
         Arc::new(existing.iter().map(|d| d.doc_id.clone()).collect());
-    // Two documents at one path: a run died between committing a changed file's new version
-    // and removing the old one. Seeing the file again settles it (below, `Event::Known`).
-    let mut ids_by_path: HashMap<String, Vec<String>> = HashMap::new();
-    for d in &existing {
-        ids_by_path
-            .entry(d.path.clone())
-            .or_default()
-            .push(d.doc_id.clone());
-    }
-    ids_by_path.retain(|_, ids| ids.len() > 1);
-    let mut by_id: HashMap<String, DocumentRecord> = existing
-        .into_iter()
-        .map(|d| (d.doc_id.clone(), d))
-        .collect();
+    let mut catalog = Catalog::new(existing);
 
     tracing::info!(
         "ingest: {} files, {} extract threads, {} embedders ({:?} ONNX threads each)",
@@ -311,10 +271,11 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
     let mut writer = Writer {
         runtime,
         store: &store,
-        by_id: &mut by_id,
+        catalog: &mut catalog,
         reports: &mut reports,
         progress: &progress,
-        shared_paths: ids_by_path,
+        twins: HashMap::new(),
+        failed_firsts: HashMap::new(),
         pending: Vec::new(),
         pending_chunks: 0,
         pending_since: None,
@@ -329,6 +290,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
         Duration::from_secs_f64(args.commit_seconds.max(0.0)),
     );
     let commits = writer.commits;
+    let unsettled = writer.twins.values().map(Vec::len).sum::<usize>();
     if result.is_err() {
         // Unblock the stages so that they finish: they see a closed channel.
         drop(event_rx);
@@ -338,6 +300,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
     }
     progress.finish();
     result?;
+    if unsettled > 0 {
+        // Only an interrupted run ends with copies whose first copy never reached the store.
+        eprintln!("note: {unsettled} copies of files that were not stored yet are not reported");
+    }
 
     let interrupted = super::interrupted();
     let mut pruned = Vec::new();
@@ -345,7 +311,9 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
         if interrupted {
             eprintln!("note: interrupted, so nothing was pruned (a moved file may not have been seen yet)");
         } else {
-            pruned = prune(runtime, &store, &args.paths, &mut by_id)?;
+            pruned = prune(&args.paths, &mut catalog)?;
+            write_changes(runtime, &store, catalog.take_changes())
+                .context("pruning documents whose files are gone")?;
         }
     }
     let indexing = Instant::now();
@@ -362,7 +330,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
     let optimized = maybe_optimize(runtime, &store, commits + usize::from(!pruned.is_empty()))?;
 
     reports.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut summary = summarize(&reports, started.elapsed().as_secs_f64(), interrupted);
+    let mut summary = outcome::summarize(&reports, started.elapsed().as_secs_f64(), interrupted);
     summary.pruned = pruned.len();
     summary.commits = commits;
     summary.optimized = optimized;
@@ -372,20 +340,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
             &serde_json::json!({ "summary": summary, "files": reports, "pruned": pruned }),
         )?;
     } else {
-        eprintln!(
-            "{} files: {} added, {} replaced, {} unchanged, {} failed{}; {} pages, {} chunks in {:.1}s ({:.1} chunks/s){}",
-            summary.files,
-            summary.added,
-            summary.replaced,
-            summary.unchanged,
-            summary.failed,
-            if args.prune { format!(", {} pruned", summary.pruned) } else { String::new() },
-            summary.pages,
-            summary.chunks,
-            summary.seconds,
-            summary.chunks_per_second,
-            if summary.interrupted { "; interrupted" } else { "" }
-        );
+        eprintln!("{}", outcome::summary_line(&summary, args.prune));
     }
     Ok(if summary.interrupted {
         crate::exit::INTERRUPTED
@@ -424,7 +379,7 @@ impl Reader {
             let Some(file) = self.files.get(i) else {
                 break;
             };
-            let sent = match self.one(file) {
+            let sent = match self.one(i, file) {
                 Ok(Step::Event(event)) => self.events.send(event).is_ok(),
                 Ok(Step::Parsed(parsed)) => self.parsed.send(parsed).is_ok(),
                 Err(reason) => self
@@ -432,6 +387,7 @@ impl Reader {
                     .send(Event::Failed {
                         path: file.clone(),
                         reason,
+                        doc_id: None,
                     })
                     .is_ok(),
             };
@@ -441,7 +397,7 @@ impl Reader {
         }
     }
 
-    fn one(&self, file: &Path) -> Result<Step, String> {
+    fn one(&self, index: usize, file: &Path) -> Result<Step, String> {
         let size = std::fs::metadata(file)
             .map_err(|e| format!("cannot read: {e}"))?
             .len();
@@ -467,12 +423,26 @@ impl Reader {
         }
         if !self.claimed.lock().expect("claimed").insert(doc_id.clone()) {
             return Ok(Step::Event(Event::Duplicate {
-                path: file.to_owned(),
+                copy: Copy {
+                    index,
+                    path: file.to_owned(),
+                    absolute,
+                },
                 doc_id,
             }));
         }
-        let prepared = self.prepare_with_limits(file, bytes, doc_id)?;
-        Ok(Step::Parsed(Parsed { prepared, absolute }))
+        match self.prepare_with_limits(file, bytes, doc_id.clone()) {
+            Ok(prepared) => Ok(Step::Parsed(Parsed {
+                prepared,
+                index,
+                absolute,
+            })),
+            Err(reason) => Ok(Step::Event(Event::Failed {
+                path: file.to_owned(),
+                reason,
+                doc_id: Some(doc_id),
+            })),
+        }
     }
 
     /// Parses on a thread of its own, with a large stack (deeply nested PDF objects recurse),
@@ -638,11 +608,15 @@ pub fn embedding_texts(document: &PreparedDocument) -> Vec<String> {
 struct Writer<'a> {
     runtime: &'a Runtime,
     store: &'a Store,
-    by_id: &'a mut HashMap<String, DocumentRecord>,
+    catalog: &'a mut Catalog,
     reports: &'a mut Vec<FileReport>,
     progress: &'a Progress,
-    /// Paths with more than one document (an interrupted replacement).
-    shared_paths: HashMap<String, Vec<String>>,
+    /// Copies of this run's new bytes whose first copy is still being parsed or embedded,
+    /// by id: they join its document when it is committed, or fail with it.
+    twins: HashMap<String, Vec<Copy>>,
+    /// First copies that failed, by id (their path as shown, the reason): a copy seen after
+    /// fails with them.
+    failed_firsts: HashMap<String, (String, String)>,
     pending: Vec<(Parsed, Vec<Vec<f32>>)>,
     pending_chunks: usize,
     pending_since: Option<Instant>,
@@ -676,7 +650,49 @@ impl Writer<'_> {
                 self.commit()?;
             }
         }
-        self.commit()
+        self.commit()?;
+        // Documents left without a path go only now (see `Catalog::take_updates`).
+        write_changes(self.runtime, self.store, self.catalog.take_changes())
+    }
+
+    /// Keeps a file's report, with its line on stderr where the summary's count is not
+    /// enough.
+    fn report(&mut self, report: FileReport) {
+        if report.outcome == Outcome::Failed {
+            self.progress.println(&format!(
+                "error: {}: {}",
+                report.path,
+                report.error.as_deref().unwrap_or("")
+            ));
+        } else if let Some(line) = report.note_line() {
+            self.progress.println(&line);
+        }
+        let (pages, chunks) = if report.outcome.embedded() {
+            (u64::from(report.pages), u64::from(report.chunks))
+        } else {
+            (0, 0)
+        };
+        self.reports.push(report);
+        self.progress.file_done(pages, chunks);
+    }
+
+    /// A file whose bytes are a stored document's.
+    fn known(&mut self, path: &Path, absolute: &str, doc_id: String) {
+        let shown = path.display().to_string();
+        let Some(seen) = self.catalog.seen(&doc_id, absolute, catalog::exists) else {
+            // Every id a reader takes for stored is in the catalog, which drops none before
+            // the run ends; this would be a writer outside the lock (an object store).
+            self.report(FileReport::failed(
+                shown,
+                "its stored document disappeared while this run went on; ingest it again".into(),
+            ));
+            return;
+        };
+        let counts = self
+            .catalog
+            .get(&doc_id)
+            .map_or((0, 0), |d| (d.pages, d.chunks));
+        self.report(FileReport::known(shown, doc_id, counts, seen));
     }
 
     fn handle(&mut self, event: Event) -> Result<()> {
@@ -685,80 +701,37 @@ impl Writer<'_> {
                 path,
                 absolute,
                 doc_id,
-            } => {
-                // The file's current bytes are stored: any other document at this path is
-                // the old version of a replacement that was interrupted.
-                if let Some(ids) = self.shared_paths.remove(&absolute) {
-                    let stale: Vec<String> = ids.into_iter().filter(|id| *id != doc_id).collect();
-                    self.runtime.block_on(self.store.remove_documents(&stale))?;
-                    for id in &stale {
-                        self.by_id.remove(id);
-                    }
+            } => self.known(&path, &absolute, doc_id),
+            Event::Duplicate { copy, doc_id } => {
+                if self.catalog.get(&doc_id).is_some() {
+                    // Its first copy was committed earlier in this run.
+                    self.known(&copy.path, &copy.absolute, doc_id);
+                } else if let Some((first, reason)) = self.failed_firsts.get(&doc_id) {
+                    let shown = copy.path.display().to_string();
+                    let first = outcome::distinct_name(first, &shown).to_owned();
+                    let reason = reason.clone();
+                    self.report(FileReport::twin_failed(shown, &first, &reason));
+                } else {
+                    self.twins.entry(doc_id).or_default().push(copy);
                 }
-                let known = self.by_id.get(&doc_id).cloned();
-                let (outcome, pages, chunks) = match known {
-                    Some(known) if known.path != absolute && !Path::new(&known.path).exists() => {
-                        self.runtime
-                            .block_on(self.store.move_document(&doc_id, &absolute))?;
-                        if let Some(d) = self.by_id.get_mut(&doc_id) {
-                            d.path = absolute;
-                        }
-                        ("moved", known.pages, known.chunks)
+            }
+            Event::Failed {
+                path,
+                reason,
+                doc_id,
+            } => {
+                let shown = path.display().to_string();
+                self.report(FileReport::failed(shown.clone(), reason.clone()));
+                if let Some(doc_id) = doc_id {
+                    for copy in self.twins.remove(&doc_id).unwrap_or_default() {
+                        let copy_shown = copy.path.display().to_string();
+                        let first = outcome::distinct_name(&shown, &copy_shown).to_owned();
+                        self.report(FileReport::twin_failed(copy_shown, &first, &reason));
                     }
-                    // Same path, or the same bytes under a second name: one document, cited
-                    // by its first path.
-                    Some(known) => ("unchanged", known.pages, known.chunks),
-                    None => ("unchanged", 0, 0),
-                };
-                self.reports.push(FileReport {
-                    path: path.display().to_string(),
-                    outcome,
-                    doc_id: Some(doc_id),
-                    pages,
-                    chunks,
-                    pages_without_text: Vec::new(),
-                    error: None,
-                });
-                self.progress.file_done(0, 0);
-            }
-            Event::Duplicate { path, doc_id } => {
-                self.reports.push(FileReport {
-                    path: path.display().to_string(),
-                    outcome: "unchanged",
-                    doc_id: Some(doc_id),
-                    pages: 0,
-                    chunks: 0,
-                    pages_without_text: Vec::new(),
-                    error: None,
-                });
-                self.progress.file_done(0, 0);
-            }
-            Event::Failed { path, reason } => {
-                self.progress
-                    .println(&format!("error: {}: {reason}", path.display()));
-                self.reports.push(failed(&path, reason));
-                self.progress.file_done(0, 0);
+                    self.failed_firsts.insert(doc_id, (shown, reason));
+                }
             }
             Event::Embedded { parsed, vectors } => {
-                let shown = parsed.prepared.path.display().to_string();
-                let not_ocrd = (parsed.prepared.ocr_note.as_deref())
-                    .map(|why| format!("; not OCR'd: {why}"))
-                    .unwrap_or_default();
-                for page in &parsed.prepared.pages_without_text {
-                    self.progress.println(&format!(
-                        "note: {shown}: page {page}: no text layer (scanned?){not_ocrd}"
-                    ));
-                }
-                for page in &parsed.prepared.ocr_pages {
-                    self.progress.println(&format!(
-                        "note: {shown}: page {page}: no text layer; text recognised by OCR"
-                    ));
-                }
-                for (page, reason) in &parsed.prepared.failed_pages {
-                    self.progress.println(&format!(
-                        "warning: {shown}: page {page}: text extraction failed: {reason}"
-                    ));
-                }
                 self.pending_chunks += vectors.len();
                 self.pending_since.get_or_insert_with(Instant::now);
                 self.pending.push((parsed, vectors));
@@ -768,7 +741,8 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// One batch commit: chunks, then document rows; then the old versions of changed files.
+    /// One batch commit: chunks, then document rows (each listing every copy of its bytes
+    /// seen so far); then the rows of documents that lost a path to them.
     fn commit(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
@@ -780,53 +754,70 @@ impl Writer<'_> {
         let mut chunk_rows = Vec::new();
         let mut parsed_docs = Vec::with_capacity(pending.len());
         for (parsed, vectors) in pending {
-            records.push(document_record(&parsed.prepared, &parsed.absolute));
+            let mut copies = vec![Copy {
+                index: parsed.index,
+                path: parsed.prepared.path.clone(),
+                absolute: parsed.absolute.clone(),
+            }];
+            copies.extend(self.twins.remove(&parsed.prepared.id).unwrap_or_default());
+            // The first of the copies in this run's order is the one reported as stored,
+            // whichever a reader happened to parse.
+            copies.sort_by_key(|c| c.index);
+            let mut record = document_record(&parsed.prepared, &copies[0].absolute);
+            for copy in &copies[1..] {
+                if !record.has_path(&copy.absolute) {
+                    record.paths.push(copy.absolute.clone());
+                }
+            }
+            records.push(record);
             chunk_rows.extend(chunk_records(&parsed.prepared, vectors));
-            parsed_docs.push(parsed);
+            parsed_docs.push((parsed, copies));
         }
         self.runtime
             .block_on(self.store.put_documents(&records, &chunk_rows))
             .with_context(|| format!("writing {} documents to the store", records.len()))?;
         self.commits += 1;
 
-        // Changed files: their earlier versions go only now that the new ones are committed.
-        let new_ids: HashSet<&str> = records.iter().map(|r| r.doc_id.as_str()).collect();
-        let paths: HashSet<&str> = records.iter().map(|r| r.path.as_str()).collect();
-        let replaced: Vec<(String, String)> = self
-            .by_id
-            .values()
-            .filter(|d| paths.contains(d.path.as_str()) && !new_ids.contains(d.doc_id.as_str()))
-            .map(|d| (d.doc_id.clone(), d.path.clone()))
-            .collect();
-        let old_ids: Vec<String> = replaced.iter().map(|(id, _)| id.clone()).collect();
-        self.runtime
-            .block_on(self.store.remove_documents(&old_ids))?;
-        let replaced_paths: HashSet<&str> = replaced.iter().map(|(_, p)| p.as_str()).collect();
-        for id in &old_ids {
-            self.by_id.remove(id);
-        }
-
-        for (parsed, record) in parsed_docs.iter().zip(&records) {
-            self.reports.push(FileReport {
-                path: parsed.prepared.path.display().to_string(),
-                outcome: if replaced_paths.contains(record.path.as_str()) {
-                    "replaced"
+        let mut reports = Vec::new();
+        for ((parsed, copies), record) in parsed_docs.into_iter().zip(records) {
+            let replaced = self.catalog.stored(record.clone());
+            let counts = (record.pages, record.chunks);
+            let first = &copies[0];
+            reports.push(FileReport::stored(
+                first.path.display().to_string(),
+                record.doc_id.clone(),
+                counts,
+                replaced.contains(&first.absolute),
+                &parsed.prepared,
+            ));
+            for (i, copy) in copies.iter().enumerate().skip(1) {
+                // One file named twice on the command line ("a.pdf ./a.pdf") is one path.
+                let how = if copies[..i].iter().any(|c| c.absolute == copy.absolute) {
+                    How::Unchanged
                 } else {
-                    "added"
-                },
-                doc_id: Some(record.doc_id.clone()),
-                pages: record.pages,
-                chunks: record.chunks,
-                pages_without_text: parsed.prepared.pages_without_text.clone(),
-                error: None,
-            });
+                    How::SameContentAs(first.absolute.clone())
+                };
+                reports.push(FileReport::known(
+                    copy.path.display().to_string(),
+                    record.doc_id.clone(),
+                    counts,
+                    Seen {
+                        how,
+                        replaced: replaced.contains(&copy.absolute),
+                    },
+                ));
+            }
             self.pages += u64::from(record.pages);
             self.chunks += u64::from(record.chunks);
-            self.progress
-                .file_done(u64::from(record.pages), u64::from(record.chunks));
         }
-        for record in records {
-            self.by_id.insert(record.doc_id.clone(), record);
+        // Changed files: their earlier versions' rows lose the path only now that the new
+        // versions are committed.
+        let updates = self.catalog.take_updates();
+        self.runtime
+            .block_on(self.store.update_documents(&updates))
+            .context("recording the paths of documents")?;
+        for report in reports {
+            self.report(report);
         }
         self.progress.committed(
             self.reports.len() as u64,
@@ -836,6 +827,21 @@ impl Writer<'_> {
         );
         Ok(())
     }
+}
+
+/// Writes what the catalog changed: rows first (a document keeps its remaining paths),
+/// then the documents left without a path (rows, then chunks).
+fn write_changes(runtime: &Runtime, store: &Store, changes: Changes) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    runtime
+        .block_on(store.update_documents(&changes.update))
+        .context("recording the paths of documents")?;
+    runtime
+        .block_on(store.remove_documents(&changes.remove))
+        .context("removing documents that no path names any more")?;
+    Ok(())
 }
 
 /// Progress: a bar on a terminal; otherwise a plain line per commit.
@@ -924,15 +930,11 @@ fn human_duration(seconds: f64) -> String {
     }
 }
 
-/// Removes the documents whose files are gone, under the folders given on the command line
-/// that exist now (a folder that is missing as a whole, an unmounted disk say, prunes
-/// nothing). Files outside those folders are never touched.
-fn prune(
-    runtime: &Runtime,
-    store: &Store,
-    paths: &[PathBuf],
-    by_id: &mut HashMap<String, DocumentRecord>,
-) -> Result<Vec<String>> {
+/// Takes from the catalog the paths whose files are gone, under the folders given on the
+/// command line that exist now (a folder that is missing as a whole, an unmounted disk say,
+/// prunes nothing). Files outside those folders are never touched. A document goes with its
+/// last path; one that another path still names stays.
+fn prune(paths: &[PathBuf], catalog: &mut Catalog) -> Result<Vec<String>> {
     let mut roots = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -944,26 +946,22 @@ fn prune(
             );
         }
     }
-    let gone: Vec<(String, String)> = by_id
-        .values()
-        .filter(|d| {
-            let path = Path::new(&d.path);
+    let mut gone: Vec<String> = catalog
+        .documents()
+        .flat_map(|d| d.paths.iter())
+        .filter(|stored| {
+            let path = Path::new(stored.as_str());
             roots.iter().any(|root| path.starts_with(root)) && !path.exists()
         })
-        .map(|d| (d.doc_id.clone(), d.path.clone()))
+        .cloned()
         .collect();
-    let ids: Vec<String> = gone.iter().map(|(id, _)| id.clone()).collect();
-    runtime
-        .block_on(store.remove_documents(&ids))
-        .context("pruning documents whose files are gone")?;
-    let mut removed = Vec::new();
-    for (id, path) in gone {
+    gone.sort();
+    gone.dedup();
+    for path in &gone {
+        catalog.release(path, None);
         eprintln!("pruned: {path} (file gone)");
-        by_id.remove(&id);
-        removed.push(path);
     }
-    removed.sort();
-    Ok(removed)
+    Ok(gone)
 }
 
 /// Versions or small fragments beyond which an ingest compacts and prunes the store.
@@ -995,22 +993,10 @@ fn maybe_optimize(runtime: &Runtime, store: &Store, commits: usize) -> Result<bo
     Ok(true)
 }
 
-fn failed(path: &Path, reason: String) -> FileReport {
-    FileReport {
-        path: path.display().to_string(),
-        outcome: "failed",
-        doc_id: None,
-        pages: 0,
-        chunks: 0,
-        pages_without_text: Vec::new(),
-        error: Some(reason),
-    }
-}
-
 pub(crate) fn document_record(prepared: &PreparedDocument, path: &str) -> DocumentRecord {
     DocumentRecord {
         doc_id: prepared.id.clone(),
-        path: path.to_owned(),
+        paths: vec![path.to_owned()],
         title: prepared.title.clone(),
         size_bytes: prepared.size_bytes,
         pages: prepared.page_count,
@@ -1042,30 +1028,4 @@ pub(crate) fn chunk_records(
             ocr: chunk.ocr,
         })
         .collect()
-}
-
-fn summarize(reports: &[FileReport], seconds: f64, interrupted: bool) -> Summary {
-    let count = |outcome: &str| reports.iter().filter(|r| r.outcome == outcome).count();
-    let fresh = reports
-        .iter()
-        .filter(|r| matches!(r.outcome, "added" | "replaced"));
-    let pages: u64 = fresh.clone().map(|r| u64::from(r.pages)).sum();
-    let chunks: u64 = fresh.map(|r| u64::from(r.chunks)).sum();
-    Summary {
-        files: reports.len(),
-        added: count("added"),
-        replaced: count("replaced"),
-        unchanged: count("unchanged") + count("moved"),
-        failed: count("failed"),
-        pages,
-        chunks,
-        seconds,
-        chunks_per_second: if seconds > 0.0 {
-            chunks as f64 / seconds
-        } else {
-            0.0
-        },
-        interrupted,
-        ..Summary::default()
-    }
 }

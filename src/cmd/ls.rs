@@ -17,8 +17,14 @@ pub struct LsArgs {
 #[derive(Serialize)]
 pub struct Listed {
     doc_id: String,
+    /// The first path's file name, and the first path: the one a citation names when
+    /// nothing says which copy was meant.
     file: String,
     path: String,
+    /// Every path the document's bytes were found under (same content, stored once), the
+    /// first one first, and their file names.
+    paths: Vec<String>,
+    files: Vec<String>,
     title: Option<String>,
     pages: u32,
     chunks: u32,
@@ -63,6 +69,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: LsArgs) -> Result<u8> {
             status,
             d.path
         );
+        // The other names of the same bytes, each on a line of its own under the first.
+        for other in d.paths.iter().skip(1) {
+            println!("{:<61}  {other} (same content)", "");
+        }
     }
     Ok(crate::exit::OK)
 }
@@ -101,8 +111,14 @@ pub fn listing(documents: Vec<dossier_store::DocumentRecord>) -> Vec<Listed> {
             },
             ingested_at: utc_time(d.ingested_at_ms),
             file: d.file_name().to_owned(),
+            path: d.path().to_owned(),
+            files: d
+                .paths
+                .iter()
+                .map(|p| dossier_store::file_name(p).to_owned())
+                .collect(),
             doc_id: d.doc_id,
-            path: d.path,
+            paths: d.paths,
             title: d.title,
             pages: d.pages,
             chunks: d.chunks,

@@ -4,6 +4,7 @@ pub mod ask;
 pub mod bench;
 pub mod bench_ingest;
 pub mod bench_llm;
+pub mod catalog;
 pub mod chat;
 pub mod check;
 pub mod eval;
@@ -12,6 +13,7 @@ pub mod index;
 pub mod ingest;
 pub mod ls;
 pub mod optimize;
+pub mod outcome;
 pub mod rm;
 pub mod search;
 

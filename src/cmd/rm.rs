@@ -1,4 +1,8 @@
 //! `dossier rm`: remove documents from the store, by file path or by id (prefix).
+//!
+//! A document stored under several paths (the same bytes under two names) loses only the
+//! paths named; its chunks go with its last path. An id names the document whatever its
+//! paths.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -6,8 +10,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use clap::Args;
 use dossier_store::DocumentRecord;
+use serde::Serialize;
 use tokio::runtime::Runtime;
 
+use super::catalog::Catalog;
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -19,9 +25,24 @@ pub struct RmArgs {
     /// When another process is writing to the store, wait for it instead of failing.
     #[arg(long)]
     wait: bool,
-    /// Print JSON ({removed: [{doc_id, path}]}) instead of a line per document.
+    /// Print JSON ({removed: [{doc_id, path, paths, document_removed, paths_left}]}) instead
+    /// of a line per document.
     #[arg(long)]
     json: bool,
+}
+
+/// What `rm` does to one document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Removal {
+    pub doc_id: String,
+    /// The first path removed.
+    pub path: String,
+    /// Every path removed.
+    pub paths: Vec<String>,
+    /// The document (its chunks) is gone: no path names it any more.
+    pub document_removed: bool,
+    /// The paths that still name it.
+    pub paths_left: Vec<String>,
 }
 
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: RmArgs) -> Result<u8> {
@@ -31,43 +52,127 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: RmArgs) -> Result<u8> {
     };
     let store = super::open_store(runtime, global, false)?;
     let documents = runtime.block_on(store.documents())?;
-    let mut chosen: BTreeMap<String, DocumentRecord> = BTreeMap::new();
-    for target in &args.targets {
-        let matched = resolve(&documents, target)?;
-        for d in matched {
-            chosen.insert(d.doc_id.clone(), d.clone());
-        }
-    }
-    let ids: Vec<String> = chosen.keys().cloned().collect();
+    let targets: Vec<Target> = args
+        .targets
+        .iter()
+        .map(|t| resolve(&documents, t))
+        .collect::<Result<_>>()?;
+    let mut catalog = Catalog::new(documents.clone());
+    let removals = plan(&documents, &targets, &mut catalog);
+    let changes = catalog.take_changes();
+    // Rows that keep a path first, so that a kill in between leaves every path listed.
     runtime
-        .block_on(store.remove_documents(&ids))
+        .block_on(store.update_documents(&changes.update))
+        .context("removing paths from documents")?;
+    runtime
+        .block_on(store.remove_documents(&changes.remove))
         .context("removing documents")?;
     if args.json {
-        let removed: Vec<_> = chosen
-            .values()
-            .map(|d| serde_json::json!({ "doc_id": d.doc_id, "path": d.path }))
-            .collect();
-        super::print_json(&serde_json::json!({ "removed": removed }))?;
+        super::print_json(&serde_json::json!({ "removed": removals }))?;
     } else {
-        for d in chosen.values() {
-            eprintln!("removed {} {}", &d.doc_id[..12.min(d.doc_id.len())], d.path);
+        for r in &removals {
+            let id = &r.doc_id[..12.min(r.doc_id.len())];
+            for path in &r.paths {
+                if r.document_removed {
+                    eprintln!("removed {id} {path}");
+                } else {
+                    eprintln!(
+                        "removed {id} {path} (the document stays under {})",
+                        r.paths_left.join(", ")
+                    );
+                }
+            }
         }
-        eprintln!("{} documents removed", chosen.len());
+        let gone = removals.iter().filter(|r| r.document_removed).count();
+        let kept = removals.len() - gone;
+        if kept == 0 {
+            eprintln!("{gone} documents removed");
+        } else {
+            eprintln!(
+                "{gone} documents removed; {kept} kept under their other paths (same content)"
+            );
+        }
     }
     Ok(crate::exit::OK)
 }
 
-/// The documents a target names: a path (exact, or a folder and everything under it), else
-/// an id prefix that must be unique.
-fn resolve<'a>(documents: &'a [DocumentRecord], target: &str) -> Result<Vec<&'a DocumentRecord>> {
+/// What a target names.
+#[derive(Debug, PartialEq)]
+enum Target {
+    /// These paths (one file, or every file under a folder).
+    Paths(Vec<String>),
+    /// A whole document, whatever its paths.
+    Document(String),
+}
+
+/// Applies the targets to the catalog; one removal per document touched, in id order.
+fn plan(documents: &[DocumentRecord], targets: &[Target], catalog: &mut Catalog) -> Vec<Removal> {
+    let mut removed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut whole: Vec<&str> = Vec::new();
+    for target in targets {
+        match target {
+            Target::Paths(paths) => {
+                for path in paths {
+                    for d in documents.iter().filter(|d| d.has_path(path)) {
+                        removed
+                            .entry(d.doc_id.clone())
+                            .or_default()
+                            .push(path.clone());
+                    }
+                    catalog.release(path, None);
+                }
+            }
+            Target::Document(id) => {
+                if let Some(d) = documents.iter().find(|d| &d.doc_id == id) {
+                    removed
+                        .entry(d.doc_id.clone())
+                        .or_default()
+                        .extend(d.paths.iter().cloned());
+                }
+                whole.push(id);
+                catalog.forget(id);
+            }
+        }
+    }
+    removed
+        .into_iter()
+        .map(|(doc_id, mut paths)| {
+            paths.sort();
+            paths.dedup();
+            let paths_left = if whole.contains(&doc_id.as_str()) {
+                Vec::new()
+            } else {
+                catalog
+                    .get(&doc_id)
+                    .map(|d| d.paths.clone())
+                    .unwrap_or_default()
+            };
+            Removal {
+                path: paths.first().cloned().unwrap_or_default(),
+                paths,
+                document_removed: paths_left.is_empty(),
+                paths_left,
+                doc_id,
+            }
+        })
+        .collect()
+}
+
+/// What a target names: a path (exact, or a folder and everything under it), else an id
+/// prefix that must be unique.
+fn resolve(documents: &[DocumentRecord], target: &str) -> Result<Target> {
     let path = Path::new(target);
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let by_path: Vec<&DocumentRecord> = documents
+    let mut by_path: Vec<String> = documents
         .iter()
-        .filter(|d| Path::new(&d.path).starts_with(&absolute))
+        .flat_map(|d| d.paths.iter())
+        .filter(|p| Path::new(p.as_str()).starts_with(&absolute))
+        .cloned()
         .collect();
     if !by_path.is_empty() {
-        return Ok(by_path);
+        by_path.sort();
+        by_path.dedup();
+        return Ok(Target::Paths(by_path));
     }
     let looks_like_id = target.len() >= 4 && target.chars().all(|c| c.is_ascii_hexdigit());
     if looks_like_id {
@@ -76,12 +181,13 @@ fn resolve<'a>(documents: &'a [DocumentRecord], target: &str) -> Result<Vec<&'a 
             .iter()
             .filter(|d| d.doc_id.starts_with(&prefix))
             .collect();
-        match by_id.len() {
-            1 => return Ok(by_id),
-            0 => {}
-            n => anyhow::bail!(
-                "{target} is the start of {n} document ids ({}); give more of it",
-                by_id
+        match by_id.as_slice() {
+            [one] => return Ok(Target::Document(one.doc_id.clone())),
+            [] => {}
+            several => anyhow::bail!(
+                "{target} is the start of {} document ids ({}); give more of it",
+                several.len(),
+                several
                     .iter()
                     .map(|d| &d.doc_id[..16.min(d.doc_id.len())])
                     .collect::<Vec<_>>()
@@ -90,4 +196,81 @@ fn resolve<'a>(documents: &'a [DocumentRecord], target: &str) -> Result<Vec<&'a 
         }
     }
     anyhow::bail!("no document in the store has the path or id {target}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(id: &str, paths: &[&str]) -> DocumentRecord {
+        DocumentRecord {
+            doc_id: id.to_owned(),
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            title: None,
+            size_bytes: 1,
+            pages: 1,
+            chunks: 1,
+            pages_without_text: 0,
+            ingested_at_ms: 0,
+        }
+    }
+
+    fn run_plan(documents: &[DocumentRecord], targets: &[&str]) -> (Vec<Removal>, Catalog) {
+        let targets: Vec<Target> = targets
+            .iter()
+            .map(|t| resolve(documents, t).unwrap())
+            .collect();
+        let mut catalog = Catalog::new(documents.to_vec());
+        let removals = plan(documents, &targets, &mut catalog);
+        (removals, catalog)
+    }
+
+    #[test]
+    fn removing_one_of_two_paths_keeps_the_document_under_the_other() {
+        let docs = [
+            doc("aaaa1111", &["/w/a.pdf", "/w/b.pdf"]),
+            doc("bbbb2222", &["/w/c.pdf"]),
+        ];
+        let (removals, mut catalog) = run_plan(&docs, &["/w/a.pdf"]);
+        assert_eq!(
+            removals,
+            vec![Removal {
+                doc_id: "aaaa1111".into(),
+                path: "/w/a.pdf".into(),
+                paths: vec!["/w/a.pdf".into()],
+                document_removed: false,
+                paths_left: vec!["/w/b.pdf".into()],
+            }]
+        );
+        let changes = catalog.take_changes();
+        assert_eq!(changes.update[0].paths, vec!["/w/b.pdf"]);
+        assert!(changes.remove.is_empty());
+
+        // Both paths: the document goes.
+        let (removals, mut catalog) = run_plan(&docs, &["/w/a.pdf", "/w/b.pdf"]);
+        assert!(removals[0].document_removed);
+        assert_eq!(catalog.take_changes().remove, vec!["aaaa1111"]);
+    }
+
+    #[test]
+    fn a_folder_removes_the_paths_under_it_and_an_id_the_whole_document() {
+        let docs = [
+            doc("aaaa1111", &["/w/x/a.pdf", "/w/y/a.pdf"]),
+            doc("bbbb2222", &["/w/x/c.pdf"]),
+        ];
+        let (removals, mut catalog) = run_plan(&docs, &["/w/x"]);
+        assert_eq!(removals.len(), 2);
+        assert_eq!(removals[0].paths_left, vec!["/w/y/a.pdf"]);
+        assert!(removals[1].document_removed);
+        let changes = catalog.take_changes();
+        assert_eq!(changes.remove, vec!["bbbb2222"]);
+        assert_eq!(changes.update[0].paths, vec!["/w/y/a.pdf"]);
+
+        let (removals, mut catalog) = run_plan(&docs, &["aaaa"]);
+        assert_eq!(removals[0].paths, vec!["/w/x/a.pdf", "/w/y/a.pdf"]);
+        assert!(removals[0].document_removed);
+        assert_eq!(catalog.take_changes().remove, vec!["aaaa1111"]);
+
+        assert!(resolve(&docs, "/w/nothing.pdf").is_err());
+    }
 }

@@ -455,14 +455,22 @@ async fn document(state: &Arc<AppState>, id: &str) -> ApiResult<dossier_store::D
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no document {id}")))
 }
 
-/// The PDF of a document, for the page's "open at page N" links. The path is the one the
-/// store recorded at ingest, never one from the request.
+/// The PDF of a document, for the page's "open at page N" links. The path is one the store
+/// recorded at ingest, never one from the request: the first that can still be read (the
+/// copies of a document hold the same bytes).
 pub async fn document_file(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<Response> {
     let doc = document(&state, &id).await?;
-    let bytes = tokio::fs::read(&doc.path).await.map_err(|e| {
+    let mut read = Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+    for path in &doc.paths {
+        read = tokio::fs::read(path).await;
+        if read.is_ok() {
+            break;
+        }
+    }
+    let bytes = read.map_err(|e| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             format!("{} is no longer readable: {e}", doc.file_name()),
@@ -606,9 +614,10 @@ pub async fn delete_document(
         ));
     }
     if let Some(uploads) = &state.uploads {
-        let path = Path::new(&doc.path);
-        if path.parent() == Some(uploads.as_path()) {
-            let _ = tokio::fs::remove_file(path).await;
+        for path in doc.paths.iter().map(Path::new) {
+            if path.parent() == Some(uploads.as_path()) {
+                let _ = tokio::fs::remove_file(path).await;
+            }
         }
     }
     if let Some(audit) = &state.audit {

@@ -324,7 +324,7 @@ mod tests {
             .collect();
         let record = DocumentRecord {
             doc_id: id.to_owned(),
-            path: format!("/docs/{id}.pdf"),
+            paths: vec![format!("/docs/{id}.pdf")],
             title: None,
             size_bytes: 1,
             pages: n,

@@ -31,7 +31,7 @@ pub use index::{
     DEFAULT_VECTOR_INDEX_ROWS,
 };
 pub use lock::{Holder, WriteLock, LOCK_FILE};
-pub use schema::{ChunkRecord, DocumentRecord};
+pub use schema::{file_name, ChunkRecord, DocumentRecord, SCHEMA_VERSION};
 pub use search::{RankedHit, SearchMode, SearchOptions};
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +95,9 @@ pub struct Store {
     /// Whether the chunks table has the `ocr` column (stores from before it was added lack
     /// it until a writer opens them).
     chunks_have_ocr: bool,
+    /// The documents table still has schema version 1 (one `path` per row): reads take it
+    /// as it is, and the first write of a document row upgrades it.
+    documents_legacy: std::sync::atomic::AtomicBool,
     /// Ids that have chunk rows but no document row (a write that died before its commit
     /// point), found by one scan at the first write; only these need clearing before a put.
     leftovers: Mutex<Option<HashSet<String>>>,
@@ -213,6 +216,7 @@ impl Store {
                 }
             }
         }
+        let documents_legacy = schema::documents_are_legacy(documents.schema().await?.as_ref());
         Ok(Self {
             uri: uri.to_owned(),
             db,
@@ -220,6 +224,7 @@ impl Store {
             documents,
             chunks,
             chunks_have_ocr,
+            documents_legacy: documents_legacy.into(),
             leftovers: Mutex::new(None),
             text_index_seen: Default::default(),
             vector_index_rows: DEFAULT_VECTOR_INDEX_ROWS,
@@ -327,8 +332,47 @@ impl Store {
         for batch in &batches {
             docs.extend(schema::documents_from_batch(batch)?);
         }
-        docs.sort_by(|a, b| a.path.cmp(&b.path).then(a.doc_id.cmp(&b.doc_id)));
+        docs.sort_by(|a, b| a.path().cmp(b.path()).then(a.doc_id.cmp(&b.doc_id)));
         Ok(docs)
+    }
+
+    /// Brings a documents table of schema version 1 (one `path` per row) to version 2
+    /// (`paths`, every name the bytes were found under). The documents table is small (a row
+    /// per file), so it is rewritten whole in one overwrite commit: a reader sees the old
+    /// table or the new one, and a kill leaves one of the two, which the next writer
+    /// upgrades again. `meta` records the new version after. Writers call it (through the
+    /// writes of document rows) under the write lock; on an object store, where there is
+    /// none, the first ingest after an upgrade should run alone.
+    async fn upgrade_documents(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if !self.documents_legacy.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        // Another writer may have upgraded it since this store was opened.
+        if schema::documents_are_legacy(self.documents.schema().await?.as_ref()) {
+            let documents = self.documents().await?;
+            tracing::info!(
+                "upgrading the documents table of {} to schema version {} ({} rows)",
+                self.uri,
+                schema::SCHEMA_VERSION,
+                documents.len()
+            );
+            self.documents
+                .add(schema::documents_batch(&documents)?)
+                .mode(lancedb::table::AddDataMode::Overwrite)
+                .execute()
+                .await?;
+        }
+        // Also when a kill came between the two commits: the table's columns are the truth,
+        // `meta` only says what they are.
+        self.meta
+            .update()
+            .only_if("key = 'schema_version'")
+            .column("value", sql_string(schema::SCHEMA_VERSION))
+            .execute()
+            .await?;
+        self.documents_legacy.store(false, Ordering::SeqCst);
+        Ok(())
     }
 
     pub async fn count_chunks(&self) -> Result<usize> {
@@ -362,6 +406,7 @@ impl Store {
         }
         let table = self.chunks_table()?;
         let dimension = self.dimension().await?;
+        self.upgrade_documents().await?;
         let ids: Vec<String> = documents.iter().map(|d| d.doc_id.clone()).collect();
         let stale: Vec<String> = {
             let leftovers = self.leftovers().await?;
@@ -460,7 +505,7 @@ impl Store {
             if found != document.chunks as usize {
                 report.mismatched.push(Mismatch {
                     doc_id: document.doc_id.clone(),
-                    path: document.path.clone(),
+                    path: document.path().to_owned(),
                     expected: document.chunks,
                     found,
                 });
@@ -554,15 +599,20 @@ impl Store {
         self.health().await
     }
 
-    /// Records that a document's file now lives at `path` (moved or renamed; same bytes, so
-    /// nothing is re-embedded).
-    pub async fn move_document(&self, doc_id: &str, path: &str) -> Result<()> {
-        self.documents
-            .update()
-            .only_if(format!("doc_id = {}", sql_string(doc_id)))
-            .column("path", sql_string(path))
-            .execute()
-            .await?;
+    /// Rewrites the rows of stored documents (same ids) in one commit: a file moved, a
+    /// second copy found, a copy removed. Only the row changes (chunks are the bytes', not a
+    /// path's), and a merge replaces it atomically, so the document stays visible
+    /// throughout. Ids without a row are ignored.
+    pub async fn update_documents(&self, documents: &[DocumentRecord]) -> Result<()> {
+        if documents.is_empty() {
+            return Ok(());
+        }
+        self.upgrade_documents().await?;
+        let batch = schema::documents_batch(documents)?;
+        let rows = arrow_array::RecordBatchIterator::new([Ok(batch)], schema::documents_schema());
+        let mut merge = self.documents.merge_insert(&["doc_id"]);
+        merge.when_matched_update_all(None);
+        merge.execute(Box::new(rows)).await?;
         Ok(())
     }
 
@@ -768,7 +818,7 @@ mod store_tests {
     fn doc(id: &str, chunks: u32) -> DocumentRecord {
         DocumentRecord {
             doc_id: id.to_owned(),
-            path: format!("/docs/{id}.pdf"),
+            paths: vec![format!("/docs/{id}.pdf")],
             title: None,
             size_bytes: 10,
             pages: 1,
@@ -858,5 +908,210 @@ mod store_tests {
         assert_eq!(chunks_versions(&after), 1);
         let report = store.check().await.unwrap();
         assert_eq!((report.documents, report.chunk_rows), (1, 2));
+    }
+}
+
+#[cfg(test)]
+mod paths_tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Int64Array, StringArray, UInt32Array, UInt64Array};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn doc(id: &str, paths: &[&str]) -> DocumentRecord {
+        DocumentRecord {
+            doc_id: id.to_owned(),
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            title: None,
+            size_bytes: 10,
+            pages: 1,
+            chunks: 2,
+            pages_without_text: 0,
+            ingested_at_ms: 0,
+        }
+    }
+
+    fn chunks(id: &str) -> Vec<ChunkRecord> {
+        (0..2)
+            .map(|i| ChunkRecord {
+                doc_id: id.to_owned(),
+                page: 1,
+                chunk_index: i,
+                char_start: 0,
+                char_end: 1,
+                text: format!("{id} {i}"),
+                vector: vec![1.0, i as f32, 0.5],
+                ocr: false,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_document_keeps_several_paths_and_updates_replace_its_row_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = dir.path().to_str().unwrap();
+        let mut store = Store::open(uri, true).await.unwrap();
+        store
+            .ensure_embedding(&EmbeddingSpec {
+                model: "test".into(),
+                dimension: 3,
+            })
+            .await
+            .unwrap();
+        let mut all = chunks("a");
+        all.extend(chunks("b"));
+        store
+            .put_documents(
+                &[
+                    doc("a", &["/x/a.pdf", "/x/twin.pdf"]),
+                    doc("b", &["/x/b.pdf"]),
+                ],
+                &all,
+            )
+            .await
+            .unwrap();
+        let listed = store.documents().await.unwrap();
+        assert_eq!(listed[0].paths, vec!["/x/a.pdf", "/x/twin.pdf"]);
+
+        store
+            .update_documents(&[doc("a", &["/x/twin.pdf"]), doc("gone", &["/x/gone.pdf"])])
+            .await
+            .unwrap();
+        let listed = store.documents().await.unwrap();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        let a = listed.iter().find(|d| d.doc_id == "a").unwrap();
+        assert_eq!(a.paths, vec!["/x/twin.pdf"]);
+        let report = store.check().await.unwrap();
+        assert!(report.consistent(), "{report:?}");
+        assert_eq!((report.documents, report.chunk_rows), (2, 4));
+        let hits = store.nearest(&[1.0, 0.0, 0.5], 4).await.unwrap();
+        assert!(hits
+            .iter()
+            .any(|h| h.document.paths == vec!["/x/twin.pdf".to_owned()]));
+    }
+
+    /// A store as dossier wrote it before documents had several paths, with document "a"
+    /// or with none.
+    async fn version_1_store(uri: &str, with_a: bool) {
+        let db = lancedb::connect(uri).execute().await.unwrap();
+        db.create_table(
+            META,
+            schema::meta_batch(&[
+                ("embed_model", "test"),
+                ("embed_dim", "3"),
+                ("schema_version", "1"),
+            ])
+            .unwrap(),
+        )
+        .execute()
+        .await
+        .unwrap();
+        let v1 = Arc::new(Schema::new(vec![
+            Field::new("doc_id", DataType::Utf8, false),
+            Field::new("path", DataType::Utf8, false),
+            Field::new("title", DataType::Utf8, true),
+            Field::new("size_bytes", DataType::UInt64, false),
+            Field::new("pages", DataType::UInt32, false),
+            Field::new("chunks", DataType::UInt32, false),
+            Field::new("pages_without_text", DataType::UInt32, false),
+            Field::new("ingested_at_ms", DataType::Int64, false),
+        ]));
+        let rows = RecordBatch::try_new(
+            v1,
+            vec![
+                Arc::new(StringArray::from(vec!["a"])),
+                Arc::new(StringArray::from(vec!["/x/a.pdf"])),
+                Arc::new(StringArray::from(vec![Some("A")])),
+                Arc::new(UInt64Array::from(vec![10])),
+                Arc::new(UInt32Array::from(vec![1])),
+                Arc::new(UInt32Array::from(vec![2])),
+                Arc::new(UInt32Array::from(vec![0])),
+                Arc::new(Int64Array::from(vec![7])),
+            ],
+        )
+        .unwrap();
+        let (rows, chunk_rows) = if with_a {
+            (rows, chunks("a"))
+        } else {
+            (rows.slice(0, 0), Vec::new())
+        };
+        db.create_table(DOCUMENTS, rows).execute().await.unwrap();
+        db.create_table(CHUNKS, schema::chunks_batch(&chunk_rows, 3).unwrap())
+            .execute()
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_version_1_store_is_read_as_it_is_and_upgraded_by_the_first_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = dir.path().to_str().unwrap();
+        version_1_store(uri, true).await;
+
+        let reader = Store::open(uri, false).await.unwrap();
+        let listed = reader.documents().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].paths, vec!["/x/a.pdf"]);
+        assert_eq!(listed[0].title.as_deref(), Some("A"));
+        let hits = reader.nearest(&[1.0, 0.0, 0.5], 2).await.unwrap();
+        assert_eq!(hits.len(), 2);
+        assert!(reader.check().await.unwrap().consistent());
+
+        let mut writer = Store::open(uri, true).await.unwrap();
+        writer
+            .ensure_embedding(&EmbeddingSpec {
+                model: "test".into(),
+                dimension: 3,
+            })
+            .await
+            .unwrap();
+        writer
+            .update_documents(&[DocumentRecord {
+                paths: vec!["/x/a.pdf".into(), "/x/copy.pdf".into()],
+                ..listed[0].clone()
+            }])
+            .await
+            .unwrap();
+        let schema = writer.documents.schema().await.unwrap();
+        assert!(!schema::documents_are_legacy(&schema), "{schema:?}");
+        assert_eq!(
+            writer.meta_values().await.unwrap().get("schema_version"),
+            Some(&SCHEMA_VERSION.to_owned())
+        );
+        // The reader opened before the upgrade reads the new table.
+        let listed = reader.documents().await.unwrap();
+        assert_eq!(listed[0].paths, vec!["/x/a.pdf", "/x/copy.pdf"]);
+        assert_eq!(listed[0].ingested_at_ms, 7);
+        writer
+            .put_documents(&[doc("b", &["/x/b.pdf"])], &chunks("b"))
+            .await
+            .unwrap();
+        let report = writer.check().await.unwrap();
+        assert!(report.consistent(), "{report:?}");
+        assert_eq!((report.documents, report.chunk_rows), (2, 4));
+    }
+
+    #[tokio::test]
+    async fn an_empty_version_1_store_is_upgraded_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = dir.path().to_str().unwrap();
+        version_1_store(uri, false).await;
+        let mut writer = Store::open(uri, true).await.unwrap();
+        writer
+            .ensure_embedding(&EmbeddingSpec {
+                model: "test".into(),
+                dimension: 3,
+            })
+            .await
+            .unwrap();
+        writer
+            .put_documents(&[doc("b", &["/x/b.pdf"])], &chunks("b"))
+            .await
+            .unwrap();
+        let listed = writer.documents().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].paths, vec!["/x/b.pdf"]);
     }
 }

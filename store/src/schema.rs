@@ -3,23 +3,26 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::types::Float32Type;
 use arrow_array::{
-    Array, BooleanArray, FixedSizeListArray, Int64Array, RecordBatch, StringArray, UInt32Array,
-    UInt64Array,
+    Array, BooleanArray, FixedSizeListArray, Int64Array, ListArray, RecordBatch, StringArray,
+    UInt32Array, UInt64Array,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
-/// Bumped when a table's columns change; recorded in `meta`.
-pub const SCHEMA_VERSION: &str = "1";
+/// Bumped when a table's columns change; recorded in `meta`. Version 1 kept one `path` per
+/// document; version 2 keeps every path the same bytes were found under (`paths`).
+pub const SCHEMA_VERSION: &str = "2";
 
 /// One document, as the `documents` table holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentRecord {
     /// sha256 of the file's bytes, hex.
     pub doc_id: String,
-    /// The path the file was ingested from (absolute).
-    pub path: String,
+    /// Every path (absolute) these bytes were ingested from, the one they were first stored
+    /// under first. Never empty: a document that loses its last path is removed.
+    pub paths: Vec<String>,
     pub title: Option<String>,
     pub size_bytes: u64,
     pub pages: u32,
@@ -31,10 +34,24 @@ pub struct DocumentRecord {
 }
 
 impl DocumentRecord {
-    /// The file name alone, as citations show it.
-    pub fn file_name(&self) -> &str {
-        self.path.rsplit(['/', '\\']).next().unwrap_or(&self.path)
+    /// The first path: the one a citation names when nothing says which copy was meant.
+    pub fn path(&self) -> &str {
+        self.paths.first().map_or("", String::as_str)
     }
+
+    /// The first path's file name, as citations show it.
+    pub fn file_name(&self) -> &str {
+        file_name(self.path())
+    }
+
+    pub fn has_path(&self, path: &str) -> bool {
+        self.paths.iter().any(|p| p == path)
+    }
+}
+
+/// The file name alone of a stored path.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
 }
 
 /// One chunk, as the `chunks` table holds it (the vector only on the way in).
@@ -65,7 +82,7 @@ pub fn meta_schema() -> SchemaRef {
 pub fn documents_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("doc_id", DataType::Utf8, false),
-        Field::new("path", DataType::Utf8, false),
+        Field::new("paths", paths_type(), false),
         Field::new("title", DataType::Utf8, true),
         Field::new("size_bytes", DataType::UInt64, false),
         Field::new("pages", DataType::UInt32, false),
@@ -73,6 +90,11 @@ pub fn documents_schema() -> SchemaRef {
         Field::new("pages_without_text", DataType::UInt32, false),
         Field::new("ingested_at_ms", DataType::Int64, false),
     ]))
+}
+
+/// A list of strings, as `ListBuilder<StringBuilder>` makes it.
+fn paths_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
 }
 
 pub fn chunks_schema(dimension: usize) -> SchemaRef {
@@ -108,15 +130,27 @@ pub fn meta_batch(pairs: &[(&str, &str)]) -> Result<RecordBatch, ArrowError> {
 }
 
 pub fn documents_batch(docs: &[DocumentRecord]) -> Result<RecordBatch, ArrowError> {
+    if let Some(bad) = docs.iter().find(|d| d.paths.is_empty()) {
+        // A row without a path could be neither listed by name nor removed by one.
+        return Err(ArrowError::InvalidArgumentError(format!(
+            "document {} has no path",
+            bad.doc_id
+        )));
+    }
+    let mut paths = ListBuilder::new(StringBuilder::new());
+    for d in docs {
+        for path in &d.paths {
+            paths.values().append_value(path);
+        }
+        paths.append(true);
+    }
     RecordBatch::try_new(
         documents_schema(),
         vec![
             Arc::new(StringArray::from_iter_values(
                 docs.iter().map(|d| d.doc_id.as_str()),
             )),
-            Arc::new(StringArray::from_iter_values(
-                docs.iter().map(|d| d.path.as_str()),
-            )),
+            Arc::new(paths.finish()),
             Arc::new(StringArray::from_iter(
                 docs.iter().map(|d| d.title.as_deref()),
             )),
@@ -192,9 +226,38 @@ pub fn meta_from_batch(batch: &RecordBatch) -> Result<HashMap<String, String>, A
         .collect())
 }
 
+/// Whether a documents table of this schema predates `paths` (schema version 1, one `path`).
+pub fn documents_are_legacy(schema: &Schema) -> bool {
+    schema.field_with_name("paths").is_err() && schema.field_with_name("path").is_ok()
+}
+
+/// The paths of each row: the `paths` list, or a version-1 table's one `path`.
+fn paths_of(batch: &RecordBatch) -> Result<Vec<Vec<String>>, ArrowError> {
+    let Ok(lists) = column::<ListArray>(batch, "paths") else {
+        let path = column::<StringArray>(batch, "path")?;
+        return Ok((0..batch.num_rows())
+            .map(|i| vec![path.value(i).to_owned()])
+            .collect());
+    };
+    let strings = lists
+        .values()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| ArrowError::SchemaError("paths is not a list of strings".into()))?;
+    let offsets = lists.value_offsets();
+    Ok((0..batch.num_rows())
+        .map(|i| {
+            (offsets[i] as usize..offsets[i + 1] as usize)
+                .filter(|&j| !strings.is_null(j))
+                .map(|j| strings.value(j).to_owned())
+                .collect()
+        })
+        .collect())
+}
+
 pub fn documents_from_batch(batch: &RecordBatch) -> Result<Vec<DocumentRecord>, ArrowError> {
     let doc_id = column::<StringArray>(batch, "doc_id")?;
-    let path = column::<StringArray>(batch, "path")?;
+    let mut paths = paths_of(batch)?.into_iter();
     let title = column::<StringArray>(batch, "title")?;
     let size_bytes = column::<UInt64Array>(batch, "size_bytes")?;
     let pages = column::<UInt32Array>(batch, "pages")?;
@@ -204,7 +267,7 @@ pub fn documents_from_batch(batch: &RecordBatch) -> Result<Vec<DocumentRecord>, 
     Ok((0..batch.num_rows())
         .map(|i| DocumentRecord {
             doc_id: doc_id.value(i).to_owned(),
-            path: path.value(i).to_owned(),
+            paths: paths.next().unwrap_or_default(),
             title: (!title.is_null(i)).then(|| title.value(i).to_owned()),
             size_bytes: size_bytes.value(i),
             pages: pages.value(i),
@@ -245,7 +308,7 @@ mod tests {
     fn document() -> DocumentRecord {
         DocumentRecord {
             doc_id: "ab".repeat(32),
-            path: "/data/contracts/lease.pdf".into(),
+            paths: vec!["/data/contracts/lease.pdf".into()],
             title: Some("Lease".into()),
             size_bytes: 1234,
             pages: 3,
@@ -261,12 +324,57 @@ mod tests {
             document(),
             DocumentRecord {
                 title: None,
+                paths: vec!["/b/copy.pdf".into(), "/a/lease.pdf".into()],
                 ..document()
             },
         ];
         let batch = documents_batch(&docs).unwrap();
         assert_eq!(documents_from_batch(&batch).unwrap(), docs);
         assert_eq!(docs[0].file_name(), "lease.pdf");
+        // The first path is the one named when nothing says which copy was meant.
+        assert_eq!(docs[1].path(), "/b/copy.pdf");
+        assert!(docs[1].has_path("/a/lease.pdf") && !docs[1].has_path("/a"));
+    }
+
+    #[test]
+    fn a_document_without_a_path_is_refused() {
+        let pathless = DocumentRecord {
+            paths: Vec::new(),
+            ..document()
+        };
+        assert!(documents_batch(&[pathless]).is_err());
+    }
+
+    #[test]
+    fn version_1_rows_read_as_one_path() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("doc_id", DataType::Utf8, false),
+            Field::new("path", DataType::Utf8, false),
+            Field::new("title", DataType::Utf8, true),
+            Field::new("size_bytes", DataType::UInt64, false),
+            Field::new("pages", DataType::UInt32, false),
+            Field::new("chunks", DataType::UInt32, false),
+            Field::new("pages_without_text", DataType::UInt32, false),
+            Field::new("ingested_at_ms", DataType::Int64, false),
+        ]));
+        assert!(documents_are_legacy(&schema));
+        assert!(!documents_are_legacy(&documents_schema()));
+        let d = document();
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec![d.doc_id.clone()])),
+                Arc::new(StringArray::from(vec![d.paths[0].clone()])),
+                Arc::new(StringArray::from(vec![d.title.clone()])),
+                Arc::new(UInt64Array::from(vec![d.size_bytes])),
+                Arc::new(UInt32Array::from(vec![d.pages])),
+                Arc::new(UInt32Array::from(vec![d.chunks])),
+                Arc::new(UInt32Array::from(vec![d.pages_without_text])),
+                Arc::new(Int64Array::from(vec![d.ingested_at_ms])),
+            ],
+        )
+        .unwrap();
+        assert_eq!(documents_from_batch(&batch).unwrap(), vec![d]);
     }
 
     #[test]

@@ -528,7 +528,7 @@ mod tests {
     fn doc(id: &str, chunks: u32) -> DocumentRecord {
         DocumentRecord {
             doc_id: id.to_owned(),
-            path: format!("/docs/{id}.pdf"),
+            paths: vec![format!("/docs/{id}.pdf")],
             title: None,
             size_bytes: 10,
             pages: 1,

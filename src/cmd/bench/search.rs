@@ -291,7 +291,7 @@ pub fn at_scale(
             }
             records.push(DocumentRecord {
                 doc_id,
-                path: format!("/bench/doc-{d}.pdf"),
+                paths: vec![format!("/bench/doc-{d}.pdf")],
                 title: None,
                 size_bytes: 0,
                 pages: (n / 4 + 1) as u32,
