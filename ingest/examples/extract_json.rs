@@ -25,6 +25,7 @@ fn main() {
                 "text": p.text,
                 "status": if p.status == PageStatus::Text { "text" } else { "no_text" },
             })).collect::<Vec<_>>(),
+            "repairs": text.repairs.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),
         Err(e) => serde_json::json!({"file": file, "millis": millis, "error": e.to_string()}),
     };

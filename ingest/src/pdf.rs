@@ -1488,7 +1488,10 @@ mod tests {
         let text = text_of(&fixture("bad-xref.pdf"), None).unwrap();
         assert_eq!(text.repairs, [Repair::XrefRebuilt]);
         assert_eq!(text.pages_with_text().count(), 3);
-        assert_eq!(Repair::XrefRebuilt.to_string(), "cross-reference table rebuilt");
+        assert_eq!(
+            Repair::XrefRebuilt.to_string(),
+            "cross-reference table rebuilt"
+        );
         assert_eq!(
             Repair::StreamLengthsFixed { streams: 2 }.to_string(),
             "2 stream lengths fixed by endstream"

@@ -9,7 +9,9 @@
 //!
 //! `--nocapture` prints a line per copy and the per-variant table (BENCHMARKS.md);
 //! `DOSSIER_DAMAGE_TABLE=FILE` writes the table there as well, `DOSSIER_DAMAGE_KINDS=a,b`
-//! limits the run to those kinds. Without the corpus or without `pdftotext` the suite says so
+//! limits the run to those kinds, `DOSSIER_DAMAGE_EXTRACTOR=PROGRAM` has another build's
+//! `extract_json` example read the copies (the "before" column; then no goal is checked).
+//! Without the corpus or without `pdftotext` the suite says so
 //! and skips; the second test damages the sample PDFs in git the same way and compares
 //! dossier with itself on the intact file, so it runs everywhere.
 
@@ -287,13 +289,15 @@ fn with_lengths(bytes: &[u8], delta: i64) -> Option<Vec<u8>> {
         let Some(dict_start) = dictionary_start(bytes, before.len()) else {
             continue;
         };
-        let Some(key) = find(&bytes[dict_start..keyword], b"/Length").map(|k| dict_start + k + 7)
+        // The key itself, not /Length1 (a font program's).
+        let dictionary = &bytes[dict_start..keyword];
+        let Some(key) = dictionary
+            .windows(8)
+            .position(|w| &w[..7] == b"/Length" && w[7].is_ascii_whitespace())
+            .map(|k| dict_start + k + 7)
         else {
             continue;
         };
-        if !bytes[key].is_ascii_whitespace() {
-            continue;
-        }
         let Some(start) = bytes[key..]
             .iter()
             .position(|b| !b.is_ascii_whitespace())
@@ -536,15 +540,24 @@ fn read(kind: &'static str, file: &Path, bytes: &[u8], scratch: &Path) -> Row {
         keep_furniture: true,
         ..ExtractOptions::default()
     };
-    let ours = pdf::extract(bytes, &options);
+    let ours = match external_extractor() {
+        Some(program) => extract_with(&program, &copy),
+        None => pdf::extract(bytes, &options)
+            .map_err(|e| e.to_string())
+            .map(|text| {
+                let pages = text
+                    .pages
+                    .iter()
+                    .filter(|p| p.status == PageStatus::Text)
+                    .map(|p| (p.number, words(&p.text)))
+                    .collect();
+                (pages, text.repairs)
+            }),
+    };
     let _ = std::fs::remove_file(&copy);
     let poppler = poppler.unwrap_or_default();
     let (dossier, own, error, repairs) = match ours {
-        Ok(text) => {
-            let mut by_page: HashMap<u32, Vec<String>> = HashMap::new();
-            for page in text.pages.iter().filter(|p| p.status == PageStatus::Text) {
-                by_page.insert(page.number, words(&page.text));
-            }
+        Ok((by_page, repairs)) => {
             let dossier = poppler
                 .iter()
                 .enumerate()
@@ -555,9 +568,9 @@ fn read(kind: &'static str, file: &Path, bytes: &[u8], scratch: &Path) -> Row {
                 })
                 .sum();
             let own = by_page.values().map(Vec::len).sum();
-            (dossier, own, None, text.repairs)
+            (dossier, own, None, repairs)
         }
-        Err(error) => (0, 0, Some(error.to_string()), Vec::new()),
+        Err(error) => (0, 0, Some(error), Vec::new()),
     };
     Row {
         kind,
@@ -570,6 +583,40 @@ fn read(kind: &'static str, file: &Path, bytes: &[u8], scratch: &Path) -> Row {
         error,
         repairs,
     }
+}
+
+/// `DOSSIER_DAMAGE_EXTRACTOR`: another build's `extract_json` example (an older commit's, for
+/// the before/after table), which reads the copies instead of this build's extractor.
+fn external_extractor() -> Option<PathBuf> {
+    std::env::var_os("DOSSIER_DAMAGE_EXTRACTOR").map(PathBuf::from)
+}
+
+type Extracted = (HashMap<u32, Vec<String>>, Vec<Repair>);
+
+/// The words per page with text that `extract_json --keep-furniture FILE` prints. Its repairs
+/// are not read back (an older build has none to name).
+fn extract_with(program: &Path, file: &Path) -> Result<Extracted, String> {
+    let output = Command::new(program)
+        .arg("--keep-furniture")
+        .arg(file)
+        .output()
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("extractor printed no JSON ({e}; {})", output.status))?;
+    if let Some(error) = json["error"].as_str() {
+        return Err(error.to_owned());
+    }
+    let pages = json["pages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["status"] == "text")
+        .map(|p| {
+            let number = p["page"].as_u64().unwrap_or(0) as u32;
+            (number, words(p["text"].as_str().unwrap_or("")))
+        })
+        .collect();
+    Ok((pages, Vec::new()))
 }
 
 fn table(rows: &[Row]) -> String {
@@ -674,6 +721,14 @@ fn damaged_copies_of_the_corpus_read_like_poppler_reads_them() {
     );
     if let Ok(path) = std::env::var("DOSSIER_DAMAGE_TABLE") {
         std::fs::write(path, &table).unwrap();
+    }
+
+    if let Some(program) = external_extractor() {
+        eprintln!(
+            "read by {}: the table only, no goal checked",
+            program.display()
+        );
+        return;
     }
 
     // The update reorders the pages: poppler, which keeps the newest definition, shows the
