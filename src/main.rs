@@ -39,7 +39,9 @@ Environment, besides each option's own: DOSSIER_LLM_API_KEY, the bearer token se
 --llm-url; CANDLE_NUM_THREADS, the local LLM's kernel threads (default: --threads, else
 RAYON_NUM_THREADS, else every core); DOSSIER_CANDLE_LLAMA (set to anything) runs llama and
 mistral files on candle-transformers' module instead of dossier's own, to compare answers
-and speed.
+and speed; DOSSIER_KERNELS caps the local LLM's CPU kernel family (avx512-vnni, avx-vnni,
+avx2, neon-dotprod or candle; default: the best this CPU runs; `ask -v` and `bench` say
+which ran).
 
 Nothing is sent over the network: models are read from --models, data stays in --store.";
 
@@ -77,13 +79,29 @@ pub struct GlobalArgs {
 impl GlobalArgs {
     /// How the local LLM runs, from the environment that AFTER_HELP describes: the LLM
     /// crate reads no environment itself.
-    pub fn llm_options(&self) -> dossier_llm::LocalOptions {
-        dossier_llm::LocalOptions {
+    pub fn llm_options(&self) -> anyhow::Result<dossier_llm::LocalOptions> {
+        let kernels = match std::env::var("DOSSIER_KERNELS") {
+            Ok(name) if !name.is_empty() => {
+                Some(dossier_llm::KernelFamily::from_name(&name).ok_or_else(|| {
+                    let names: Vec<_> = dossier_llm::KernelFamily::ALL
+                        .iter()
+                        .map(|f| f.name())
+                        .collect();
+                    anyhow::anyhow!(
+                        "DOSSIER_KERNELS={name} is not a kernel family; use one of {}",
+                        names.join(", ")
+                    )
+                })?)
+            }
+            _ => None,
+        };
+        Ok(dossier_llm::LocalOptions {
             candle_llama: std::env::var_os("DOSSIER_CANDLE_LLAMA").is_some(),
             kernel_threads: std::env::var("CANDLE_NUM_THREADS")
                 .ok()
                 .and_then(|n| n.parse().ok()),
-        }
+            kernels,
+        })
     }
 }
 
@@ -134,8 +152,8 @@ fn init_logging(verbose: u8) {
         // The PDF libraries warn about every malformed file; dossier reports those itself,
         // one line per file, so their chatter is only shown with -v.
         0 => "warn,lopdf=off,pdf_extract=off",
-        1 => "dossier=info,dossier_ingest=info,dossier_store=info,warn",
-        _ => "dossier=debug,dossier_ingest=debug,dossier_store=debug,info",
+        1 => "dossier=info,dossier_ingest=info,dossier_store=info,dossier_llm=info,warn",
+        _ => "dossier=debug,dossier_ingest=debug,dossier_store=debug,dossier_llm=debug,info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -251,7 +251,7 @@ impl AnswerArgs {
             std::env::var("DOSSIER_LLM_API_KEY").ok(),
             self.model.as_deref(),
             &global.models,
-            &global.llm_options(),
+            &global.llm_options()?,
             runtime.handle().clone(),
         )
     }

@@ -150,7 +150,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     let mut model = if args.answers {
         Some(Llm::load(
             &llm::model_path(args.model.as_deref(), &global.models),
-            &global.llm_options(),
+            &global.llm_options()?,
         )?)
     } else {
         None
