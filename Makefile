@@ -12,7 +12,7 @@ DOSSIER := $(CARGO_TARGET_DIR)/debug/dossier
 DEMO_STORE := $(CURDIR)/target/demo-store
 DEMO_QUESTION ?= How much advance notice must the customer give to terminate the Corvane agreement for convenience?
 
-.PHONY: all setup system models eval-data moto browser build build-all demo test fresh-check fresh-demo bench lint clean-demo
+.PHONY: all setup system models eval-data moto browser build build-all demo test test-arm fresh-check fresh-demo bench lint clean-demo
 
 all: build
 
@@ -56,6 +56,10 @@ test: setup eval-data moto browser
 	elif [ "$$(id -u)" -ne 0 ]; then echo "fresh-check: skipped (needs root; run sudo make fresh-check)"; \
 	else scripts/fresh-machine-check.sh quick; fi
 	cargo test --workspace --no-fail-fast
+
+# The LLM kernels' aarch64 (NEON) tests, cross-compiled and run under qemu-user.
+test-arm:
+	@scripts/test-arm.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -15,6 +15,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
@@ -45,10 +47,7 @@ fn supported_head_dim(head_dim: usize) -> bool {
 
 /// Whether `family` has an attention kernel here.
 fn has_kernel(family: KernelFamily) -> bool {
-    matches!(
-        family,
-        KernelFamily::Avx2 | KernelFamily::AvxVnni | KernelFamily::Avx512Vnni
-    ) && family.runs_here()
+    family != KernelFamily::Candle && family.runs_here()
 }
 
 /// Attention of queries `q` (1, heads, seq, head_dim), contiguous, over `keys` and
@@ -207,7 +206,9 @@ fn run(family: KernelFamily, q: &[f32], cache: &Cache, shape: Shape, span: Span)
                         (KernelFamily::Avx512Vnni, _) => attend_any(&job, head_dim),
                         #[cfg(target_arch = "x86_64")]
                         _ => avx2::attend(&job, head_dim),
-                        #[cfg(not(target_arch = "x86_64"))]
+                        #[cfg(target_arch = "aarch64")]
+                        _ => neon::attend(&job, head_dim),
+                        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
                         _ => unreachable!("no attention kernel for {family} here"),
                     }
                 }
@@ -218,6 +219,10 @@ fn run(family: KernelFamily, q: &[f32], cache: &Cache, shape: Shape, span: Span)
 }
 
 /// One key/value head's group of query heads at one position.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 struct Job {
     queries: *const f32,
     /// From one query head's row to the next head's.
@@ -477,6 +482,7 @@ unsafe fn exp(x: __m512) -> __m512 {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
+#[allow(dead_code)]
 unsafe fn exp_shifted(_: *mut f32, _: usize, _: f32) -> f32 {
     unreachable!("the AVX-512 attention kernel runs only on x86-64")
 }
@@ -598,6 +604,7 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn sixteen_vectors_sum_into_their_own_lanes() {
         if !has_kernel(KernelFamily::Avx512Vnni) {
@@ -621,13 +628,14 @@ mod tests {
 
     #[test]
     fn exp_is_accurate_over_the_softmax_range() {
-        let mut families = Vec::new();
-        if has_kernel(KernelFamily::Avx512Vnni) {
-            families.push(KernelFamily::Avx512Vnni);
-        }
-        if has_kernel(KernelFamily::Avx2) {
-            families.push(KernelFamily::Avx2);
-        }
+        let families: Vec<_> = [
+            KernelFamily::Avx512Vnni,
+            KernelFamily::Avx2,
+            KernelFamily::NeonDotprod,
+        ]
+        .into_iter()
+        .filter(|f| has_kernel(*f))
+        .collect();
         for family in families {
             let mut values: Vec<f32> = (0..=1000).map(|i| -(i as f32) * 0.09).collect();
             values.push(-200.0);
@@ -636,8 +644,14 @@ mod tests {
             // SAFETY: the family runs here (checked above).
             let total = unsafe {
                 match family {
+                    #[cfg(target_arch = "x86_64")]
                     KernelFamily::Avx512Vnni => exp_shifted(values.as_mut_ptr(), values.len(), 0.0),
+                    #[cfg(target_arch = "x86_64")]
                     _ => avx2::exp_shifted(values.as_mut_ptr(), values.len(), 0.0),
+                    #[cfg(target_arch = "aarch64")]
+                    _ => neon::exp_shifted(values.as_mut_ptr(), values.len(), 0.0),
+                    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+                    _ => unreachable!(),
                 }
             };
             for (got, want) in values.iter().zip(&expected) {

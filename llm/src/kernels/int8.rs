@@ -50,6 +50,9 @@ pub(crate) struct PackedWeight {
     quants: Vec<u8>,
     /// [tile][block][row in tile], f16 bits as in the file.
     scales: Vec<u16>,
+    /// The same scales in f32, for the families that read them so (NEON); else empty.
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+    scales_f32: Vec<f32>,
 }
 
 /// Whether the family's weights are stored + 128 (for an unsigned × signed dot product).
@@ -99,6 +102,14 @@ impl PackedWeight {
                 }
             }
         }
+        let scales_f32 = if family == KernelFamily::NeonDotprod {
+            scales
+                .iter()
+                .map(|&bits| half::f16::from_bits(bits).to_f32())
+                .collect()
+        } else {
+            Vec::new()
+        };
         Some(Self {
             family,
             rows,
@@ -106,6 +117,7 @@ impl PackedWeight {
             blocks,
             quants,
             scales,
+            scales_f32,
         })
     }
 
