@@ -520,7 +520,7 @@ mod speed_probe {
                     .map(|i| ((i * 7919) % 997) as f32 / 500.0 - 1.0)
                     .collect();
                 let macs = (m * rows * columns) as f64;
-                let repeats = ((4e9 / macs) as usize).max(3);
+                let repeats = ((3e10 / macs) as usize).max(3);
                 let start = thread_cpu_seconds();
                 let wall = std::time::Instant::now();
                 for _ in 0..repeats {
