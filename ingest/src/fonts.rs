@@ -13,6 +13,12 @@
 //!   font gets uniform widths, which send the interpreter down its ordinary path; the
 //!   glyphs are symbols, so approximate advances cost no words.
 //!
+//! - **Type 3 fonts whose glyph space is not 1/1000 of text space**: pdf-extract divides
+//!   their /Widths by 1000 as for Type 1, ignoring /FontMatrix. dvips' bitmap fonts have
+//!   a FontMatrix near 0.01, so each glyph advanced a tenth of its width, glyphs piled up,
+//!   repeated letters merged ("cell" read "cel") and others swapped. Their widths are
+//!   rescaled here to thousandths of text space, which is what pdf-extract assumes.
+//!
 //! Fonts that pdf-extract reads as they are are left untouched: a map is rewritten only
 //! when adobe-cmap-parser itself fails on it or returns values pdf-extract would panic on.
 
@@ -35,6 +41,8 @@ pub(crate) struct FontRepairs {
     pub(crate) maps_removed: usize,
     /// Symbol fonts given widths.
     pub(crate) widths_added: usize,
+    /// Type 3 fonts whose widths were rescaled to thousandths of text space.
+    pub(crate) type3_rescaled: usize,
 }
 
 /// Repairs the document's font dictionaries as the module doc says.
@@ -55,6 +63,7 @@ pub(crate) fn prepare(document: &mut Document) -> FontRepairs {
         .collect();
     for id in fonts {
         prepare_widths(document, id, &mut repairs);
+        prepare_type3(document, id, &mut repairs);
         prepare_to_unicode(document, id, &mut repairs);
     }
     repairs
@@ -84,6 +93,54 @@ fn prepare_widths(document: &mut Document, id: ObjectId, repairs: &mut FontRepai
         Object::Array((0..256).map(|_| Object::Integer(width)).collect()),
     );
     repairs.widths_added += 1;
+}
+
+fn prepare_type3(document: &mut Document, id: ObjectId, repairs: &mut FontRepairs) {
+    let Some(Object::Dictionary(font)) = document.objects.get(&id) else {
+        return;
+    };
+    if font.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Type3".as_slice()) {
+        return;
+    }
+    let number = |object: &Object| match object {
+        Object::Integer(i) => Some(*i as f64),
+        Object::Real(r) => Some(*r as f64),
+        _ => None,
+    };
+    let resolve = |object: &Object| -> Option<Object> {
+        match object {
+            Object::Reference(r) => document.objects.get(r).cloned(),
+            other => Some(other.clone()),
+        }
+    };
+    let Some(Object::Array(matrix)) = font.get(b"FontMatrix").ok().and_then(resolve) else {
+        return;
+    };
+    let Some(scale) = matrix.first().and_then(number).map(|a| a * 1000.0) else {
+        return;
+    };
+    // Already in thousandths (or degenerate): nothing to do.
+    if !scale.is_finite() || scale == 0.0 || (scale.abs() - 1.0).abs() < 1e-6 {
+        return;
+    }
+    let Some(Object::Array(widths)) = font.get(b"Widths").ok().and_then(resolve) else {
+        return;
+    };
+    let rescaled: Vec<Object> = widths
+        .iter()
+        .map(|w| Object::Real((number(w).unwrap_or(0.0) * scale.abs()) as f32))
+        .collect();
+    // The matrix is scaled to match, so that a second pass finds thousandths (pdf-extract
+    // itself never reads it).
+    let matrix: Vec<Object> = matrix
+        .iter()
+        .map(|m| Object::Real((number(m).unwrap_or(0.0) / scale.abs()) as f32))
+        .collect();
+    if let Some(Object::Dictionary(font)) = document.objects.get_mut(&id) {
+        font.set("Widths", Object::Array(rescaled));
+        font.set("FontMatrix", Object::Array(matrix));
+        repairs.type3_rescaled += 1;
+    }
 }
 
 fn prepare_to_unicode(document: &mut Document, id: ObjectId, repairs: &mut FontRepairs) {
@@ -423,8 +480,9 @@ mod tests {
         assert!(read_map(b"no entries here").is_none());
     }
 
-    /// A two-page PDF: page 1's font has a ToUnicode map with a ligature range, page 2
-    /// draws a check mark in ZapfDingbats with an /Encoding and no /Widths.
+    /// A three-page PDF: page 1's font has a ToUnicode map with a ligature range, page 2
+    /// draws a check mark in ZapfDingbats with an /Encoding and no /Widths, page 3 is set
+    /// in a Type 3 font whose glyph space is 1/100 of text space.
     fn pdf_with_troublesome_fonts() -> Vec<u8> {
         use lopdf::{dictionary, Dictionary};
         let mut doc = Document::with_version("1.5");
@@ -442,22 +500,36 @@ mod tests {
             "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "ZapfDingbats",
             "Encoding" => dictionary! { "Type" => "Encoding", "Differences" => vec![51.into(), Object::Name(b"a20".to_vec())] },
         });
+        // A dvips-style bitmap font: glyph space of 1/100 text space, every glyph 50 wide.
+        let letters: Vec<Object> = std::iter::once(Object::Integer(97))
+            .chain((b'a'..=b'z').map(|c| Object::Name(vec![c])))
+            .collect();
+        let type3 = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type3",
+            "FontMatrix" => vec![0.01.into(), 0.into(), 0.into(), 0.01.into(), 0.into(), 0.into()],
+            "FontBBox" => vec![0.into(), 0.into(), 100.into(), 100.into()],
+            "CharProcs" => dictionary! {},
+            "Encoding" => dictionary! { "Type" => "Encoding", "Differences" => letters },
+            "FirstChar" => 97, "LastChar" => 122,
+            "Widths" => (0..26).map(|_| Object::Integer(50)).collect::<Vec<_>>(),
+        });
         let mut kids = Vec::new();
         for content in [
             b"BT /F1 12 Tf 72 700 Td (AB\\033C) Tj ET".to_vec(),
             b"BT /F2 12 Tf 72 700 Td (3) Tj /F3 12 Tf 90 700 Td (Checked box) Tj ET".to_vec(),
+            b"BT /F4 12 Tf 72 700 Td (illustrated) Tj 0 -20 Td (cells) Tj ET".to_vec(),
         ] {
             let content_id = doc.add_object(Stream::new(Dictionary::new(), content));
             let page = doc.add_object(dictionary! {
                 "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
                 "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
-                "Resources" => dictionary! { "Font" => dictionary! { "F1" => mapped, "F2" => dingbats, "F3" => helvetica } },
+                "Resources" => dictionary! { "Font" => dictionary! { "F1" => mapped, "F2" => dingbats, "F3" => helvetica, "F4" => type3 } },
             });
             kids.push(Object::Reference(page));
         }
         doc.objects.insert(
             pages_id,
-            Object::Dictionary(dictionary! { "Type" => "Pages", "Count" => 2, "Kids" => kids }),
+            Object::Dictionary(dictionary! { "Type" => "Pages", "Count" => 3, "Kids" => kids }),
         );
         let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
         doc.trailer.set("Root", catalog);
@@ -483,6 +555,7 @@ mod tests {
         assert!(pages[0].1.contains("ABffiC"), "{pages:?}");
         assert_eq!(pages[1].0, crate::PageStatus::Text, "{pages:?}");
         assert!(pages[1].1.contains("Checked box"), "{pages:?}");
+        assert_eq!(pages[2].1, "illustrated\ncells", "{pages:?}");
     }
 
     #[test]
@@ -495,6 +568,7 @@ mod tests {
                 maps_rewritten: 1,
                 maps_removed: 0,
                 widths_added: 1,
+                type3_rescaled: 1,
             }
         );
         // A second pass finds nothing left to do.
