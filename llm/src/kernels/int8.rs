@@ -121,6 +121,26 @@ impl PackedWeight {
         })
     }
 
+    /// Packs for `family` whether or not this CPU runs it: tests that emulate a family's
+    /// instruction on a lower one.
+    #[cfg(test)]
+    fn from_q8_0_for_emulation(
+        data: &[u8],
+        rows: usize,
+        columns: usize,
+        family: KernelFamily,
+    ) -> Option<Self> {
+        let runnable = KernelFamily::Avx2;
+        let mut packed = Self::from_q8_0(data, rows, columns, runnable)?;
+        if offset(family) {
+            for byte in &mut packed.quants {
+                *byte ^= 0x80;
+            }
+        }
+        packed.family = family;
+        Some(packed)
+    }
+
     pub(crate) fn rows(&self) -> usize {
         self.rows
     }
@@ -429,6 +449,60 @@ mod tests {
             assert_eq!(simd.quants, plain.quants, "{family}");
             assert_eq!(simd.scales, plain.scales, "{family}");
             assert_eq!(simd.corrections, plain.corrections, "{family}");
+        }
+    }
+
+    /// The AVX-VNNI kernel (offset weights, per-block corrections, `vpdpbusd`) with its one
+    /// instruction emulated exactly on AVX2: its data flow is tested on CPUs without AVX-VNNI
+    /// (this project's machines, and QEMU, have none).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx_vnni_kernel_computes_the_avx2_kernels_products() {
+        if !KernelFamily::Avx2.runs_here() {
+            return;
+        }
+        for (m, rows, columns) in [(1, 32, 64), (1, 48, 640), (7, 64, 576), (523, 16, 1536)] {
+            let (q, w) = q8_0(rows, columns, (m + rows * columns) as u64);
+            let data = q.data().unwrap();
+            let vnni =
+                PackedWeight::from_q8_0_for_emulation(&data, rows, columns, KernelFamily::AvxVnni)
+                    .unwrap();
+            let x: Vec<f32> = (0..m * columns)
+                .map(|i| ((i * 4099) % 883) as f32 / 440.0 - 1.0)
+                .collect();
+            let mut activations = QuantizedRows::default();
+            activations.quantize(&x, columns, KernelFamily::AvxVnni);
+            let mut got = vec![0f32; m * rows];
+            let tiles = rows / TILE_ROWS;
+            let per_item = tiles_per_item(KernelFamily::AvxVnni, m);
+            for first in (0..tiles).step_by(per_item) {
+                // SAFETY: AVX2 runs here; the tiles exist and `got` holds m × rows.
+                unsafe {
+                    avx2::tiles_avx_vnni_emulated(
+                        &vnni,
+                        first,
+                        per_item.min(tiles - first),
+                        &activations,
+                        got.as_mut_ptr(),
+                    )
+                };
+            }
+            let signed = PackedWeight::from_q8_0(&data, rows, columns, KernelFamily::Avx2).unwrap();
+            let expected = matmul(&signed, &x);
+            for (a, b) in got.iter().zip(&expected) {
+                assert!(
+                    (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                    "m {m}: {a} vs {b}"
+                );
+            }
+            let float = reference(&w, &x, columns);
+            let scale = float.iter().map(|v| v.abs()).fold(0.0, f32::max);
+            let worst = got
+                .iter()
+                .zip(&float)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(worst < 0.01 * scale, "m {m}: off by {worst} of {scale}");
         }
     }
 

@@ -22,6 +22,14 @@ use core::arch::x86_64::*;
 
 use super::{PackedWeight, QuantizedRows, BLOCK, TILE_BLOCK_BYTES, TILE_ROWS};
 
+/// How `halves_times_rows` forms a group's byte products: signed weights by the
+/// `vpmaddubsw` sequence, offset weights by AVX-VNNI's `vpdpbusd`, or (tests on CPUs without
+/// AVX-VNNI) offset weights by an exact AVX2 emulation of `vpdpbusd`, so that the VNNI
+/// variant's layout and corrections are tested wherever AVX2 is.
+const SIGNED: u8 = 0;
+const VNNI: u8 = 1;
+const EMULATED_VNNI: u8 = 2;
+
 /// Output rows per ymm register of i32 or f32.
 const HALF_ROWS: usize = 8;
 /// Activation rows that share each weight load in a prompt's matmul, and the 8-row halves
@@ -90,16 +98,16 @@ pub(super) unsafe fn quantize_block(
 
 /// Rows `first_row..first_row + M` of `x` times the `H` 8-row halves of tiles from
 /// `first_tile` on (H/2 tiles), written to `out` (x.rows × weight.rows, row-major). With
-/// `VNNI`, weights are offset by +128 and `vpdpbusd` forms the products; otherwise they
-/// are signed and formed as the module doc says. Addresses advance with wrapping pointer
+/// `DOT` other than `SIGNED`, weights are offset by +128 and `vpdpbusd` (or its emulation)
+/// forms the products; otherwise they are signed and formed as the module doc says. Addresses advance with wrapping pointer
 /// arithmetic and constant indices, for the reason `unroll!` gives (lib.rs).
 ///
 /// SAFETY: the caller checks that the rows and tiles exist, that `out` holds
-/// x.rows × weight.rows values, that the weight was packed for this variant (offset iff
-/// `VNNI`) and that the CPU has AVX2, FMA, F16C (and AVX-VNNI with `VNNI`).
+/// x.rows × weight.rows values, that the weight was packed for this variant (offset unless
+/// `SIGNED`) and that the CPU has AVX2, FMA, F16C (and AVX-VNNI with `VNNI`).
 #[inline(always)]
 #[allow(non_upper_case_globals)]
-unsafe fn halves_times_rows<const M: usize, const H: usize, const VNNI: bool>(
+unsafe fn halves_times_rows<const M: usize, const H: usize, const DOT: u8>(
     weight: &PackedWeight,
     first_half: usize,
     x: &QuantizedRows,
@@ -136,7 +144,7 @@ unsafe fn halves_times_rows<const M: usize, const H: usize, const VNNI: bool>(
     let mut sums = [[_mm256_setzero_ps(); H]; M];
     for _ in 0..blocks {
         let mut dots = [[_mm256_setzero_si256(); H]; M];
-        if VNNI {
+        if DOT != SIGNED {
             unroll!(i < M, [0, 1, 2, 3, 4, 5, 6, 7], {
                 let correction = _mm256_set1_epi32(*row_corrections_at[i]);
                 unroll!(h < H, [0, 1, 2, 3], {
@@ -152,7 +160,7 @@ unsafe fn halves_times_rows<const M: usize, const H: usize, const VNNI: bool>(
                 weights[h] = _mm256_loadu_si256(
                     half_quants_at[h].wrapping_add(group * TILE_ROWS) as *const __m256i
                 );
-                if !VNNI {
+                if DOT == SIGNED {
                     magnitudes[h] = _mm256_abs_epi8(weights[h]);
                 }
             });
@@ -161,8 +169,10 @@ unsafe fn halves_times_rows<const M: usize, const H: usize, const VNNI: bool>(
                     row_quants_at[i].wrapping_add(group) as *const i32,
                 ));
                 unroll!(h < H, [0, 1, 2, 3], {
-                    dots[i][h] = if VNNI {
+                    dots[i][h] = if DOT == VNNI {
                         dot_vnni(dots[i][h], weights[h], four)
+                    } else if DOT == EMULATED_VNNI {
+                        dot_vnni_emulated(dots[i][h], weights[h], four)
                     } else {
                         let signed = _mm256_sign_epi8(four, weights[h]);
                         let pairs = _mm256_maddubs_epi16(magnitudes[h], signed);
@@ -205,15 +215,33 @@ unsafe fn halves_times_rows<const M: usize, const H: usize, const VNNI: bool>(
 }
 
 /// `vpdpbusd` on ymm, from AVX-VNNI. Inlined into the caller's AVX-VNNI context only: the
-/// VNNI variant of `halves_times_rows` is reached from `rows_avx_vnni` alone.
+/// VNNI variant of `halves_times_rows` is reached from `tiles_avx_vnni` alone.
 #[inline(always)]
 unsafe fn dot_vnni(sum: __m256i, unsigned: __m256i, signed: __m256i) -> __m256i {
     _mm256_dpbusd_avx_epi32(sum, unsigned, signed)
 }
 
+/// `vpdpbusd` computed with AVX2 alone: bytes widened to i16, `vpmaddwd`, then adjacent
+/// pairs added (their order restored across the 128-bit lanes). Exact, and slow.
+#[inline(always)]
+unsafe fn dot_vnni_emulated(sum: __m256i, unsigned: __m256i, signed: __m256i) -> __m256i {
+    let low = _mm256_madd_epi16(
+        _mm256_cvtepu8_epi16(_mm256_castsi256_si128(unsigned)),
+        _mm256_cvtepi8_epi16(_mm256_castsi256_si128(signed)),
+    );
+    let high = _mm256_madd_epi16(
+        _mm256_cvtepu8_epi16(_mm256_extracti128_si256::<1>(unsigned)),
+        _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(signed)),
+    );
+    // hadd gives dwords 0, 1, 4, 5 | 2, 3, 6, 7.
+    let fours = _mm256_hadd_epi32(low, high);
+    let fours = _mm256_permutevar8x32_epi32(fours, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
+    _mm256_add_epi32(sum, fours)
+}
+
 /// Every row of `x` times `H` halves from `first_half`, `ROWS_PER_PASS` rows at a time.
 #[inline(always)]
-unsafe fn all_rows<const H: usize, const VNNI: bool>(
+unsafe fn all_rows<const H: usize, const DOT: u8>(
     weight: &PackedWeight,
     first_half: usize,
     x: &QuantizedRows,
@@ -221,11 +249,11 @@ unsafe fn all_rows<const H: usize, const VNNI: bool>(
 ) {
     let mut row = 0;
     while row + ROWS_PER_PASS <= x.rows {
-        halves_times_rows::<ROWS_PER_PASS, H, VNNI>(weight, first_half, x, row, out);
+        halves_times_rows::<ROWS_PER_PASS, H, DOT>(weight, first_half, x, row, out);
         row += ROWS_PER_PASS;
     }
     while row < x.rows {
-        halves_times_rows::<1, H, VNNI>(weight, first_half, x, row, out);
+        halves_times_rows::<1, H, DOT>(weight, first_half, x, row, out);
         row += 1;
     }
 }
@@ -234,7 +262,7 @@ unsafe fn all_rows<const H: usize, const VNNI: bool>(
 /// generated token's single row takes both tiles' four halves at once; a prompt's rows
 /// take one half at a time, `ROWS_PER_PASS` rows per pass.
 #[inline(always)]
-unsafe fn tiles_on<const VNNI: bool>(
+unsafe fn tiles_on<const DOT: u8>(
     weight: &PackedWeight,
     first_tile: usize,
     count: usize,
@@ -243,11 +271,11 @@ unsafe fn tiles_on<const VNNI: bool>(
 ) {
     let first_half = first_tile * 2;
     if x.rows == 1 && count == 2 {
-        all_rows::<4, VNNI>(weight, first_half, x, out);
+        all_rows::<4, DOT>(weight, first_half, x, out);
         return;
     }
     for half in (first_half..first_half + 2 * count).step_by(PROMPT_HALVES) {
-        all_rows::<PROMPT_HALVES, VNNI>(weight, half, x, out);
+        all_rows::<PROMPT_HALVES, DOT>(weight, half, x, out);
     }
 }
 
@@ -263,7 +291,22 @@ pub(super) unsafe fn tiles_avx2(
     x: &QuantizedRows,
     out: *mut f32,
 ) {
-    tiles_on::<false>(weight, first_tile, count, x, out)
+    tiles_on::<SIGNED>(weight, first_tile, count, x, out)
+}
+
+/// As `tiles_avx_vnni`, with `vpdpbusd` emulated on AVX2 (tests only).
+///
+/// SAFETY: as `halves_times_rows`, for a weight packed offset and a CPU with AVX2.
+#[cfg(test)]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn tiles_avx_vnni_emulated(
+    weight: &PackedWeight,
+    first_tile: usize,
+    count: usize,
+    x: &QuantizedRows,
+    out: *mut f32,
+) {
+    tiles_on::<EMULATED_VNNI>(weight, first_tile, count, x, out)
 }
 
 /// As `tiles_avx2`, on AVX-VNNI (offset weights).
@@ -277,5 +320,5 @@ pub(super) unsafe fn tiles_avx_vnni(
     x: &QuantizedRows,
     out: *mut f32,
 ) {
-    tiles_on::<true>(weight, first_tile, count, x, out)
+    tiles_on::<VNNI>(weight, first_tile, count, x, out)
 }
