@@ -27,6 +27,22 @@ use candle_core::Tensor;
 use super::KernelFamily;
 use crate::parts::with_cpu_f32;
 
+/// e^r for |r| ≤ ln 2 / 2 by its Taylor polynomial of degree 7, in Horner's order: the
+/// coefficient of r^7, then those of r^6 … r^0. Every family's `exp` uses it.
+const EXP_TAYLOR_LAST: f32 = 1.0 / 5040.0;
+const EXP_TAYLOR: [f32; 7] = [
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+    1.0,
+    1.0,
+];
+/// ln 2 in two parts, so that n · LN2_HIGH is exact for the n an `exp` meets.
+const LN2_HIGH: f32 = 0.693_145_75;
+const LN2_LOW: f32 = 1.428_606_8e-6;
+
 /// Which keys a query sees, and how scores are scaled.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Span {
@@ -464,18 +480,10 @@ unsafe fn exp(x: __m512) -> __m512 {
         _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
     );
     // ln 2 in two parts, so that n · LN2_HIGH is exact.
-    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_145_75), x);
-    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428_606_8e-6), r);
-    let mut p = _mm512_set1_ps(1.0 / 5040.0);
-    for coefficient in [
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HIGH), x);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LOW), r);
+    let mut p = _mm512_set1_ps(EXP_TAYLOR_LAST);
+    for coefficient in EXP_TAYLOR {
         p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(coefficient));
     }
     _mm512_scalef_ps(p, n)

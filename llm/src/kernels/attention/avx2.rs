@@ -7,7 +7,7 @@
 
 use core::arch::x86_64::*;
 
-use super::Job;
+use super::{Job, EXP_TAYLOR, EXP_TAYLOR_LAST, LN2_HIGH, LN2_LOW};
 
 /// Value columns summed per pass over the visible keys: eight ymm accumulators.
 const CHUNK: usize = 64;
@@ -172,18 +172,10 @@ unsafe fn exp(x: __m256) -> __m256 {
         _mm256_set1_ps(std::f32::consts::LOG2_E),
     ));
     // ln 2 in two parts, so that n · LN2_HIGH is exact.
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_145_75), x);
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428_606_8e-6), r);
-    let mut p = _mm256_set1_ps(1.0 / 5040.0);
-    for coefficient in [
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HIGH), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LOW), r);
+    let mut p = _mm256_set1_ps(EXP_TAYLOR_LAST);
+    for coefficient in EXP_TAYLOR {
         p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(coefficient));
     }
     let n = _mm256_cvtps_epi32(n);

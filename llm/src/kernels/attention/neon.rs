@@ -7,7 +7,7 @@
 
 use core::arch::aarch64::*;
 
-use super::Job;
+use super::{Job, EXP_TAYLOR, EXP_TAYLOR_LAST, LN2_HIGH, LN2_LOW};
 
 /// Value columns summed per pass over the visible keys: sixteen accumulators.
 const CHUNK: usize = 64;
@@ -139,18 +139,10 @@ pub(super) unsafe fn exp_shifted(scores: *mut f32, n: usize, largest: f32) -> f3
 unsafe fn exp(x: float32x4_t) -> float32x4_t {
     let x = vmaxq_f32(x, vdupq_n_f32(-104.0));
     let n = vrndnq_f32(vmulq_n_f32(x, std::f32::consts::LOG2_E));
-    let r = vfmsq_f32(x, n, vdupq_n_f32(0.693_145_75));
-    let r = vfmsq_f32(r, n, vdupq_n_f32(1.428_606_8e-6));
-    let mut p = vdupq_n_f32(1.0 / 5040.0);
-    for coefficient in [
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
+    let r = vfmsq_f32(x, n, vdupq_n_f32(LN2_HIGH));
+    let r = vfmsq_f32(r, n, vdupq_n_f32(LN2_LOW));
+    let mut p = vdupq_n_f32(EXP_TAYLOR_LAST);
+    for coefficient in EXP_TAYLOR {
         p = vfmaq_f32(vdupq_n_f32(coefficient), p, r);
     }
     let n = vcvtq_s32_f32(n);
