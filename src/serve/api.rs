@@ -16,7 +16,8 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::AppState;
-use crate::cmd::ask::{self, Response as Answer};
+use crate::pipeline::{self, Response as Answer};
+use crate::report;
 use crate::retrieve::Passage;
 
 /// An error as JSON (`{"error": {"message", "type"}}`, the shape OpenAI clients expect).
@@ -117,7 +118,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> ApiResult<Json<serde_
     let waiting = state.max_queue - state.ask_slots.available_permits();
     Ok(Json(serde_json::json!({
         "status": "ok",
-        "store": state.global.store,
+        "store": state.settings.store,
         "documents": documents.len(),
         "chunks": documents.iter().map(|d| u64::from(d.chunks)).sum::<u64>(),
         "model": state.model_name,
@@ -146,7 +147,7 @@ pub async fn search(
     let Json(request) = body?;
     let query = check_question(&request.query)?;
     let k = request.k.unwrap_or(5).clamp(1, 50);
-    let mut options = state.rank.options();
+    let mut options = state.ranking.search.clone();
     if let Some(mode) = &request.mode {
         options.mode = mode.parse().map_err(ApiError::bad_request)?;
     }
@@ -164,13 +165,11 @@ pub async fn search(
         let mode = retriever.options.mode.to_string();
         retriever.options = saved;
         let timings = serde_json::json!({
-            "embed_ms": crate::cmd::millis(embed),
-            "search_ms": crate::cmd::millis(search),
-            "total_ms": crate::cmd::millis(started.elapsed()),
+            "embed_ms": crate::report::millis(embed),
+            "search_ms": crate::report::millis(search),
+            "total_ms": crate::report::millis(started.elapsed()),
         });
-        Ok(crate::cmd::search::hits_json(
-            &query, &mode, &ranked?, timings,
-        ))
+        Ok(crate::report::hits_json(&query, &mode, &ranked?, timings))
     })
     .await
     .map_err(ApiError::internal)?
@@ -286,7 +285,7 @@ impl Asking {
         let runtime = state.store_runtime.clone();
         let (question, k, policy) = (self.question.clone(), state.k, state.policy);
         let retrieved = tokio::task::spawn_blocking(move || {
-            ask::retrieve(&runtime, &mut retriever, &question, k, &policy)
+            pipeline::retrieve(&runtime, &mut retriever, &question, k, &policy)
         })
         .await
         .map_err(ApiError::internal)?
@@ -294,9 +293,9 @@ impl Asking {
 
         let (json, answer) = if let Some(reason) = &retrieved.refusal {
             let mut timings = retrieved.timings();
-            timings["total_ms"] = crate::cmd::millis(started.elapsed()).into();
+            timings["total_ms"] = crate::report::millis(started.elapsed()).into();
             (
-                ask::refusal_json(&self.question, &retrieved.passages, reason, timings),
+                report::refusal_json(&self.question, &retrieved.passages, reason, timings),
                 None,
             )
         } else {
@@ -310,7 +309,7 @@ impl Asking {
             let generated_at = Instant::now();
             let response = tokio::task::spawn_blocking(move || {
                 let generator = &mut *generator;
-                ask::generate_answer(
+                pipeline::generate_answer(
                     &mut generator.model,
                     &question,
                     &passages,
@@ -334,11 +333,15 @@ impl Asking {
             .map_err(ApiError::internal)?;
             self.note_answer_time(generated_at.elapsed().as_secs_f64());
             let json = if response.refused {
-                ask::refused_after_generation_json(&self.question, &retrieved.passages, &response)
+                report::refused_after_generation_json(
+                    &self.question,
+                    &retrieved.passages,
+                    &response,
+                )
             } else {
                 let mut timings = retrieved.timings();
-                timings["total_ms"] = crate::cmd::millis(started.elapsed()).into();
-                ask::answer_json(&self.question, &response, &state.model_name, timings)
+                timings["total_ms"] = crate::report::millis(started.elapsed()).into();
+                report::answer_json(&self.question, &response, &state.model_name, timings)
             };
             (json, Some(response))
         };
@@ -431,8 +434,8 @@ async fn documents(state: &Arc<AppState>) -> ApiResult<Vec<dossier_store::Docume
 
 pub async fn list_documents(
     State(state): State<Arc<AppState>>,
-) -> ApiResult<Json<Vec<crate::cmd::ls::Listed>>> {
-    Ok(Json(crate::cmd::ls::listing(documents(&state).await?)))
+) -> ApiResult<Json<Vec<crate::report::Listed>>> {
+    Ok(Json(crate::report::listing(documents(&state).await?)))
 }
 
 /// A document id as the store writes them (hex digits); anything else never reaches it.
@@ -646,10 +649,10 @@ async fn child(
     };
     let mut run = tokio::process::Command::new(exe);
     run.arg("--store")
-        .arg(&state.global.store)
+        .arg(&state.settings.store)
         .arg("--models")
-        .arg(&state.global.models);
-    if let Some(threads) = state.global.threads {
+        .arg(&state.settings.models);
+    if let Some(threads) = state.settings.threads {
         run.arg("--threads").arg(threads.to_string());
     }
     run.args(command)
@@ -671,7 +674,7 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 async fn reopen_stores(state: &Arc<AppState>) -> ApiResult<()> {
     let count = state.retrievers.len();
     let runtime = state.store_runtime.clone();
-    let uri = state.global.store.clone();
+    let uri = state.settings.store.clone();
     let mut stores = tokio::task::spawn_blocking(move || {
         (0..count)
             .map(|_| runtime.block_on(dossier_store::Store::open(&uri, false)))

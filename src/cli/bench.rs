@@ -124,7 +124,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         .collect();
     let ann = ann_bench(&args)?;
     if args.search_only {
-        let mut embedder = super::load_embedder(global)?;
+        let mut embedder = global.settings().load_embedder()?;
         for &rows in &args.search_rows {
             results.extend(search::at_scale(
                 runtime,
@@ -138,7 +138,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
     }
 
     // Embedding, batched against one at a time.
-    let mut embedder = super::load_embedder(global)?;
+    let mut embedder = global.settings().load_embedder()?;
     let inputs: Vec<String> = documents
         .iter()
         .flat_map(super::ingest::embedding_texts)
@@ -217,7 +217,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         "Sources:\n[1] {}\nQuestion: What does this passage say?\nAnswer:",
         texts.first().copied().unwrap_or_default()
     );
-    let options = global.llm_options();
+    let options = global.settings().llm;
     let fast = generation_speed(&original, true, &options, &prompt, args.tokens)?;
     let reference = if args.no_reference {
         None

@@ -68,7 +68,7 @@ pub fn run(_runtime: &Runtime, _global: &GlobalArgs, args: ExtractArgs) -> Resul
         let outcome = std::fs::read(path)
             .map_err(|e| e.to_string())
             .and_then(|bytes| pdf::extract(&bytes, &options).map_err(|e| e.to_string()));
-        let millis = super::millis(started.elapsed());
+        let millis = dossier::report::millis(started.elapsed());
         let file = match outcome {
             Ok(text) => ExtractedFile {
                 file: shown.clone(),

@@ -1,36 +1,21 @@
-//! `dossier ask`: retrieve, decide whether the documents can answer, generate, cite.
+//! The answer path: question → passages → refusal or generation → checked answer.
+//!
+//! Shared by `ask`, `chat`, `eval --answers` and `serve`, so that eval measures what users get.
+//! Nothing here writes to the terminal.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use clap::Args;
 use dossier_answer::{self as answer, RefusalPolicy};
+use dossier_ingest::Embedder;
 use dossier_llm::{self as llm, ChatMessage, ChatModel, GenerationParams};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use crate::retrieve::{Passage, RankArgs, Retriever};
-use crate::GlobalArgs;
-use dossier_ingest::Embedder;
-
-#[derive(Args, Debug)]
-pub struct AskArgs {
-    /// The question, in your own words.
-    question: String,
-    /// Passages retrieved; the best ones that fit the model's context go into the prompt.
-    #[arg(short, long, default_value_t = 4)]
-    k: usize,
-    #[command(flatten)]
-    answer: AnswerArgs,
-    /// Print JSON ({answer, refused, sentences: [{text, supported, citations: [n]}],
-    /// citations: [{n, file, page, quote, score}], timings}).
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    rank: RankArgs,
-}
+use crate::report::{millis, one_line};
+use crate::retrieve::{Passage, Retriever};
+use crate::Settings;
 
 #[derive(Serialize)]
 pub struct Citation {
@@ -48,90 +33,6 @@ pub struct Citation {
     pub score: f32,
 }
 
-pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> {
-    let started = Instant::now();
-    super::watch_interrupts();
-    let store = super::open_store(runtime, global, false)?;
-    let embedder = super::load_embedder(global)?;
-    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
-    let load_retrieval = started.elapsed();
-
-    let policy = args.answer.policy();
-    let retrieved = retrieve(runtime, &mut retriever, &args.question, args.k, &policy)?;
-    let passages = &retrieved.passages;
-    if let Some(reason) = &retrieved.refusal {
-        let mut timings = retrieved.timings();
-        timings["load_ms"] = super::millis(load_retrieval).into();
-        timings["total_ms"] = super::millis(started.elapsed()).into();
-        let json = refusal_json(&args.question, passages, reason, timings);
-        if args.json {
-            super::print_json(&json)?;
-        } else {
-            print_refusal(passages, reason);
-        }
-        return Ok(crate::exit::OK);
-    }
-
-    let t = Instant::now();
-    let mut model = args.answer.load_model(runtime, global)?;
-    let load_llm = t.elapsed();
-
-    let options = args.answer.options();
-    let stream = !args.json;
-    let mut stdout = std::io::stdout();
-    let response = generate_answer(
-        &mut model,
-        &args.question,
-        passages,
-        &options,
-        Some(&mut retriever.embedder),
-        |piece| {
-            if stream {
-                let _ = write!(stdout, "{piece}");
-                let _ = stdout.flush();
-            }
-            !super::interrupted()
-        },
-    )?;
-    if stream && !response.shown.is_empty() {
-        println!();
-    }
-    let stats = &response.stats;
-
-    if response.refused {
-        if stream {
-            print_refused_after_generation(&response);
-        } else {
-            super::print_json(&refused_after_generation_json(
-                &args.question,
-                passages,
-                &response,
-            ))?;
-        }
-        return Ok(crate::exit::OK);
-    }
-
-    let mut timings = retrieved.timings();
-    timings["load_retrieval_ms"] = super::millis(load_retrieval).into();
-    timings["load_llm_ms"] = super::millis(load_llm).into();
-    timings["total_ms"] = super::millis(started.elapsed()).into();
-    if args.json {
-        super::print_json(&answer_json(
-            &args.question,
-            &response,
-            model.name(),
-            timings,
-        ))?;
-    } else {
-        print_checked(&response, global.verbose);
-    }
-    Ok(if stats.finish_reason == "interrupted" {
-        crate::exit::INTERRUPTED
-    } else {
-        crate::exit::OK
-    })
-}
-
 /// A question's passages and whether to refuse it, before any generation.
 pub struct Retrieved {
     /// The `k` best passages, best first.
@@ -144,8 +45,8 @@ pub struct Retrieved {
 impl Retrieved {
     pub fn timings(&self) -> serde_json::Value {
         serde_json::json!({
-            "embed_ms": super::millis(self.embed_time),
-            "search_ms": super::millis(self.search_time),
+            "embed_ms": millis(self.embed_time),
+            "search_ms": millis(self.search_time),
         })
     }
 }
@@ -197,61 +98,27 @@ pub fn decide_refusal(
     Ok(policy.refusal(question, passages, &wider?))
 }
 
-/// The flags that say how answers are generated and checked, shared by `ask`, `chat` and
-/// `serve` so that each means the same everywhere.
-#[derive(Args, Debug, Clone)]
-pub struct AnswerArgs {
-    /// A GGUF model to answer with (llama, mistral, qwen2, qwen3 or gemma3 architecture).
-    #[arg(long, env = "DOSSIER_MODEL")]
+/// Which model writes the answers: the local GGUF (`model`, else the default in the models
+/// folder) or, with `llm_url`, an OpenAI-compatible server the user runs.
+#[derive(Debug, Clone, Default)]
+pub struct ModelChoice {
+    /// A GGUF file (llama, mistral, qwen2, qwen3 or gemma3 architecture).
     pub model: Option<PathBuf>,
-    /// Generate on an OpenAI-compatible server you run (llama.cpp's llama-server, vLLM),
-    /// e.g. http://gpu-box:8080, instead of the local GGUF. Retrieval and the answer check
-    /// stay here; questions and evidence sentences are sent to that server, so use one on
-    /// your own network. A bearer token is taken from DOSSIER_LLM_API_KEY.
-    #[arg(long, env = "DOSSIER_LLM_URL", value_name = "URL")]
+    /// The server's base URL, e.g. `http://gpu-box:8080`.
     pub llm_url: Option<String>,
-    /// Cap on an answer's length, in tokens.
-    #[arg(long, default_value_t = 160)]
-    pub max_tokens: usize,
-    /// Sampling temperature; 0 is greedy (reproducible).
-    #[arg(long, default_value_t = 0.0)]
-    pub temperature: f64,
-    /// Evidence sentences, picked from the passages, that the model answers from.
-    #[arg(long, default_value_t = 6)]
-    pub evidence: usize,
-    /// Refuse when the best passage's similarity is below this (0..1).
-    #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
-    pub min_score: f32,
-    /// Do not refuse questions whose numbers or acronyms no retrieved passage mentions.
-    #[arg(long, hide = true)]
-    pub no_key_terms: bool,
+    /// The bearer token sent to `llm_url`.
+    pub api_key: Option<String>,
 }
 
-impl AnswerArgs {
-    pub fn policy(&self) -> RefusalPolicy {
-        RefusalPolicy {
-            min_score: self.min_score,
-            key_terms: !self.no_key_terms,
-        }
-    }
-
-    pub fn options(&self) -> AnswerOptions {
-        AnswerOptions {
-            max_tokens: self.max_tokens,
-            temperature: self.temperature,
-            evidence_sentences: self.evidence,
-            evidence_cosine: EVIDENCE_COSINE,
-        }
-    }
-
-    /// The local GGUF, or the user's server with `--llm-url`.
-    pub fn load_model(&self, runtime: &Runtime, global: &GlobalArgs) -> Result<llm::Generator> {
+impl ModelChoice {
+    /// The local GGUF, or the user's server with `llm_url`.
+    pub fn load(&self, runtime: &Runtime, settings: &Settings) -> Result<llm::Generator> {
         llm::Generator::load(
             self.llm_url.as_deref(),
-            std::env::var("DOSSIER_LLM_API_KEY").ok(),
+            self.api_key.clone(),
             self.model.as_deref(),
-            &global.models,
-            &global.llm_options(),
+            &settings.models,
+            &settings.llm,
             runtime.handle().clone(),
         )
     }
@@ -375,7 +242,7 @@ pub fn generate_answer(
             passage = e.passage,
             score = e.score,
             "evidence: {}",
-            super::one_line(&e.sentence, 200)
+            one_line(&e.sentence, 200)
         );
     }
     let user_prompt = answer::build_evidence_prompt(question, passages, &evidence);
@@ -458,7 +325,7 @@ fn check_answer(
             supported = c.supported,
             restates = c.restates,
             "answer sentence: {}",
-            super::one_line(&c.text, 200)
+            one_line(&c.text, 200)
         );
     }
 
@@ -681,148 +548,6 @@ fn similarities(
             })
             .collect(),
     )
-}
-
-pub fn closest(passages: &[Passage]) -> Vec<serde_json::Value> {
-    passages
-        .iter()
-        .take(3)
-        .map(|p| {
-            serde_json::json!({
-                "file": p.file_name, "path": p.path, "paths": p.paths, "page": p.page,
-                "score": p.score, "text": super::one_line(&p.text, 300),
-            })
-        })
-        .collect()
-}
-
-/// After the streamed answer (checked sentences only): a revision when the whole answer's
-/// check changed what was shown, a note on what was left out (with `-v`, the sentences
-/// themselves, marked), and the sources.
-pub fn print_checked(response: &Response, verbose: u8) {
-    if response.revised {
-        println!(
-            "\n(Revised after checking the whole answer:)\n{}",
-            response.cited_answer()
-        );
-    }
-    if response.dropped() > 0 {
-        let hint = if verbose > 0 { ":" } else { "; -v shows them" };
-        if response.supported {
-            println!(
-                "\n({} sentence(s) of the model's answer left out: the sources do not back them{hint})",
-                response.dropped()
-            );
-        } else {
-            println!("\n(The model's own answer is not backed by the sources, so the answer above is their text{hint})");
-        }
-        if verbose > 0 {
-            for s in response
-                .sentences
-                .iter()
-                .filter(|s| s.source == "model" && !s.supported)
-            {
-                println!("  ✗ {}", s.text);
-            }
-        }
-    }
-    println!("\nSources:");
-    for c in &response.citations {
-        println!("[{}] {}, p. {} — \"{}\"", c.n, c.file, c.page, c.quote);
-    }
-}
-
-/// The model declined after all (or nothing it said could be shown): the refusal, after
-/// whatever checked sentences were already shown.
-pub fn print_refused_after_generation(response: &Response) {
-    if response.revised {
-        println!("\n(On checking the whole answer:) {}", answer::REFUSAL);
-    } else {
-        println!("{}", answer::REFUSAL);
-    }
-}
-
-/// `ask --json`'s answer object, also the HTTP API's: `timings` gains the generation's.
-pub fn answer_json(
-    question: &str,
-    response: &Response,
-    model: &str,
-    mut timings: serde_json::Value,
-) -> serde_json::Value {
-    let stats = &response.stats;
-    timings["prompt_ms"] = (stats.prompt_seconds * 1e3).round().into();
-    timings["generate_ms"] = (stats.generation_seconds * 1e3).round().into();
-    serde_json::json!({
-        "question": question,
-        "answer": response.answer,
-        "refused": false,
-        "supported": response.supported,
-        "model_answer": response.model_text,
-        "sentences": response.sentences,
-        "citations": response.citations,
-        "model": model,
-        "usage": stats,
-        "timings": timings,
-    })
-}
-
-/// `ask --json`'s object for a question refused before generation.
-pub fn refusal_json(
-    question: &str,
-    passages: &[Passage],
-    reason: &answer::Refusal,
-    timings: serde_json::Value,
-) -> serde_json::Value {
-    serde_json::json!({
-        "question": question,
-        "answer": answer::REFUSAL,
-        "refused": true,
-        "refusal_reason": reason.to_string(),
-        "sentences": [],
-        "citations": [],
-        "closest": closest(passages),
-        "timings": timings,
-    })
-}
-
-/// `ask --json`'s object when the model itself said the sources do not answer.
-pub fn refused_after_generation_json(
-    question: &str,
-    passages: &[Passage],
-    response: &Response,
-) -> serde_json::Value {
-    serde_json::json!({
-        "question": question,
-        "answer": answer::REFUSAL,
-        "model_answer": response.model_text,
-        "refused": true,
-        "refusal_reason": response
-            .refusal
-            .as_ref()
-            .unwrap_or(&answer::Refusal::ModelDeclined)
-            .to_string(),
-        "sentences": [],
-        "citations": [],
-        "closest": closest(passages),
-        "usage": response.stats,
-    })
-}
-
-/// The refusal on a terminal, with the passages that came closest.
-pub fn print_refusal(passages: &[Passage], reason: &answer::Refusal) {
-    println!("{} ({reason})", answer::REFUSAL);
-    if !passages.is_empty() {
-        println!("\nClosest passages (not enough to answer):");
-        for p in passages.iter().take(3) {
-            println!(
-                "- {}, p. {} (score {:.2}): {}",
-                p.file_name,
-                p.page,
-                p.score,
-                super::one_line(&p.text, 160)
-            );
-        }
-    }
 }
 
 #[cfg(test)]

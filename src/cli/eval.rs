@@ -12,8 +12,10 @@ use dossier_llm::{self as llm, Llm};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
-use super::ask::{decide_refusal, generate_answer, AnswerOptions};
-use crate::retrieve::{Passage, RankArgs, Retriever};
+use dossier::pipeline::{decide_refusal, generate_answer, AnswerOptions, EVIDENCE_COSINE};
+use dossier::retrieve::{Passage, Retriever};
+
+use super::args::RankArgs;
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -33,7 +35,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 4)]
     answer_k: usize,
     /// Weight of embedding cosine in evidence scoring (0: words only), for ablations.
-    #[arg(long, hide = true, default_value_t = super::ask::EVIDENCE_COSINE)]
+    #[arg(long, hide = true, default_value_t = EVIDENCE_COSINE)]
     evidence_cosine: f32,
     /// Refuse on retrieval score only (not on numbers or acronyms the passages lack).
     #[arg(long, hide = true)]
@@ -144,13 +146,14 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     let max_k = ks.last().copied().unwrap_or(10).max(args.answer_k);
 
     super::watch_interrupts();
-    let store = super::open_store(runtime, global, false)?;
-    let embedder = super::load_embedder(global)?;
-    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
+    let settings = global.settings();
+    let store = settings.open_store(runtime, false)?;
+    let embedder = settings.load_embedder()?;
+    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank.ranking())?;
     let mut model = if args.answers {
         Some(Llm::load(
             &llm::model_path(args.model.as_deref(), &global.models),
-            &global.llm_options(),
+            &settings.llm,
         )?)
     } else {
         None
@@ -207,8 +210,8 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
             dropped: None,
             supported: None,
             answer_correct: None,
-            embed_ms: super::millis(embed),
-            search_ms: super::millis(search),
+            embed_ms: dossier::report::millis(embed),
+            search_ms: dossier::report::millis(search),
             generate_ms: None,
         };
         if let Some(model) = model.as_mut() {
@@ -226,7 +229,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
                     Some(&mut retriever.embedder),
                     |_| !super::interrupted(),
                 )?;
-                row.generate_ms = Some(super::millis(t.elapsed()));
+                row.generate_ms = Some(dossier::report::millis(t.elapsed()));
                 row.refused = Some(response.refused);
                 row.refusal_reason = response.refusal.as_ref().map(|r| r.to_string());
                 row.answer_correct = Some(if item.unanswerable() {

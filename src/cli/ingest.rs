@@ -200,7 +200,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
         ocr: args.ocr,
         ..Default::default()
     });
-    let mut store = super::open_store(runtime, global, true)?;
+    let mut store = global.settings().open_store(runtime, true)?;
     runtime.block_on(store.ensure_embedding(&EmbeddingSpec {
         model: embedders[0].model_name().to_owned(),
         dimension: embedders[0].dimension(),

@@ -11,11 +11,12 @@ use clap::Args;
 use dossier_answer as answer;
 use tokio::runtime::Runtime;
 
-use super::ask::{
-    generate_answer, print_checked, print_refused_after_generation, refusal_json, retrieve,
-    AnswerArgs,
-};
-use crate::retrieve::{RankArgs, Retriever};
+use dossier::pipeline::{generate_answer, retrieve};
+use dossier::report::refusal_json;
+use dossier::retrieve::Retriever;
+
+use super::args::{AnswerArgs, RankArgs};
+use super::ask::{print_checked, print_refused_after_generation};
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -35,10 +36,11 @@ pub struct ChatArgs {
 
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8> {
     super::watch_interrupts();
-    let store = super::open_store(runtime, global, false)?;
-    let embedder = super::load_embedder(global)?;
-    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
-    let mut model = args.answer.load_model(runtime, global)?;
+    let settings = global.settings();
+    let store = settings.open_store(runtime, false)?;
+    let embedder = settings.load_embedder()?;
+    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank.ranking())?;
+    let mut model = args.answer.model_choice().load(runtime, &settings)?;
     let policy = args.answer.policy();
     let options = args.answer.options();
 
