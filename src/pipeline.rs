@@ -51,51 +51,126 @@ impl Retrieved {
     }
 }
 
-/// Embeds `question`, finds its `k` best passages and decides whether the documents can
-/// answer it. Shared by `ask`, `chat` and `serve`.
-pub fn retrieve(
-    runtime: &Runtime,
-    retriever: &mut Retriever,
-    question: &str,
-    k: usize,
-    policy: &RefusalPolicy,
-) -> Result<Retrieved> {
-    let t = Instant::now();
-    let vector = retriever.embed_question(question)?;
-    let embed_time = t.elapsed();
-    let t = Instant::now();
-    // A few more passages than the model sees, for the refusal's key-term check.
-    let mut passages = retriever.search(runtime, question, &vector, k.max(10))?;
-    let search_time = t.elapsed();
-    let refusal = decide_refusal(runtime, retriever, policy, question, &vector, &passages)?;
-    passages.truncate(k);
-    Ok(Retrieved {
-        passages,
-        refusal,
-        embed_time,
-        search_time,
-    })
+/// The answer path for one question: retrieve → refuse? → generate → check. One `Asker`
+/// serves `ask`, `chat`, `eval --answers` and `serve`, so that each runs the same sequence
+/// and eval measures what users get.
+#[derive(Debug, Clone)]
+pub struct Asker {
+    /// Passages the model answers from (the best ones).
+    pub k: usize,
+    /// When a question is refused before generation.
+    pub policy: RefusalPolicy,
+    /// How the answer is generated.
+    pub options: AnswerOptions,
 }
 
-/// Whether to refuse `question`, given its `passages`. A key term missing from them is
-/// looked for once more in the ten best chunks before one-per-page collapsing (the chunk
-/// that holds it may have lost to a better one of its page).
-pub fn decide_refusal(
-    runtime: &Runtime,
-    retriever: &mut Retriever,
-    policy: &RefusalPolicy,
-    question: &str,
-    vector: &[f32],
-    passages: &[Passage],
-) -> Result<Option<answer::Refusal>> {
-    let refusal = policy.refusal(question, passages, &[]);
-    if !matches!(refusal, Some(answer::Refusal::MissingTerm(_))) || !retriever.one_per_page {
-        return Ok(refusal);
+/// A question's passages, and the answer when the model was asked for one.
+pub struct Asked {
+    pub retrieved: Retrieved,
+    /// `None`: refused before generation (`retrieved.refusal` says why).
+    pub response: Option<Response>,
+}
+
+impl Asker {
+    /// Embeds `question`, finds its `k` best passages and decides whether the documents can
+    /// answer it. A few more passages than the model sees are searched for the refusal's
+    /// key-term check.
+    pub fn retrieve(
+        &self,
+        runtime: &Runtime,
+        retriever: &mut Retriever,
+        question: &str,
+    ) -> Result<Retrieved> {
+        let mut retrieved = self.retrieve_top(runtime, retriever, question, self.k.max(10))?;
+        retrieved.passages.truncate(self.k);
+        Ok(retrieved)
     }
-    retriever.one_per_page = false;
-    let wider = retriever.search(runtime, question, vector, 10);
-    retriever.one_per_page = true;
-    Ok(policy.refusal(question, passages, &wider?))
+
+    /// [`Asker::retrieve`] keeping all `n` passages the refusal was decided on.
+    pub fn retrieve_top(
+        &self,
+        runtime: &Runtime,
+        retriever: &mut Retriever,
+        question: &str,
+        n: usize,
+    ) -> Result<Retrieved> {
+        let t = Instant::now();
+        let vector = retriever.embed_question(question)?;
+        let embed_time = t.elapsed();
+        let t = Instant::now();
+        let passages = retriever.search(runtime, question, &vector, n)?;
+        let search_time = t.elapsed();
+        let refusal = self.refusal(runtime, retriever, question, &vector, &passages)?;
+        Ok(Retrieved {
+            passages,
+            refusal,
+            embed_time,
+            search_time,
+        })
+    }
+
+    /// Whether to refuse `question`, given its `passages`. A key term missing from them is
+    /// looked for once more in the ten best chunks before one-per-page collapsing (the chunk
+    /// that holds it may have lost to a better one of its page).
+    fn refusal(
+        &self,
+        runtime: &Runtime,
+        retriever: &Retriever,
+        question: &str,
+        vector: &[f32],
+        passages: &[Passage],
+    ) -> Result<Option<answer::Refusal>> {
+        let refusal = self.policy.refusal(question, passages, &[]);
+        if !matches!(refusal, Some(answer::Refusal::MissingTerm(_))) || !retriever.one_per_page {
+            return Ok(refusal);
+        }
+        let wider = retriever.search_all_chunks(runtime, question, vector, 10)?;
+        Ok(self.policy.refusal(question, passages, &wider))
+    }
+
+    /// Generates and checks the answer from `passages` (see [`generate_answer`] for what
+    /// `on_text` receives).
+    pub fn generate(
+        &self,
+        model: &mut dyn ChatModel,
+        question: &str,
+        passages: &[Passage],
+        embedder: Option<&mut Embedder>,
+        on_text: impl FnMut(&str) -> bool,
+    ) -> Result<Response> {
+        generate_answer(model, question, passages, &self.options, embedder, on_text)
+    }
+
+    /// The whole path: retrieval, then, unless it refused, the model `load` gives (called
+    /// only then) generates with the retriever's embedder checking its sentences.
+    pub fn ask<M: ChatModel, G: std::ops::DerefMut<Target = M>>(
+        &self,
+        runtime: &Runtime,
+        retriever: &mut Retriever,
+        question: &str,
+        load: impl FnOnce() -> Result<G>,
+        on_text: impl FnMut(&str) -> bool,
+    ) -> Result<Asked> {
+        let retrieved = self.retrieve(runtime, retriever, question)?;
+        if retrieved.refusal.is_some() {
+            return Ok(Asked {
+                retrieved,
+                response: None,
+            });
+        }
+        let mut model = load()?;
+        let response = self.generate(
+            &mut *model,
+            question,
+            &retrieved.passages,
+            Some(&mut retriever.embedder),
+            on_text,
+        )?;
+        Ok(Asked {
+            retrieved,
+            response: Some(response),
+        })
+    }
 }
 
 /// Which model writes the answers: the local GGUF (`model`, else the default in the models
@@ -153,6 +228,8 @@ pub struct AnswerSentence {
 
 /// A generated answer: refused when the model itself said the sources do not answer.
 pub struct Response {
+    /// The name of the model that wrote it.
+    pub model: String,
     /// What is shown: the supported sentences of the model's answer, else the best
     /// evidence sentence.
     pub answer: String,
@@ -205,15 +282,14 @@ impl Response {
 
 /// Prompts the model with evidence sentences selected from `passages`, checks each sentence
 /// of the answer against the evidence and attaches the quotes that back it. `embedder`, when
-/// given, adds embedding similarity to the check. Shared by `ask`, `chat`, `eval --answers`
-/// and `serve`, so that eval measures what users get.
+/// given, adds embedding similarity to the check.
 ///
 /// `on_text` receives the answer as it may be shown, never the model's draft: a sentence is
 /// passed on once it is complete and the support check has passed it (with its citation
 /// marks), the rest after the check of the whole answer; when no sentence is supported, the
 /// evidence quote shown instead is the first thing it receives. It is also called with `""`
 /// for every piece the model writes, so that returning `false` stops the generation.
-pub fn generate_answer(
+fn generate_answer(
     model: &mut dyn ChatModel,
     question: &str,
     passages: &[Passage],
@@ -265,6 +341,7 @@ pub fn generate_answer(
         on_text("")
     })?;
     let mut response = check_answer(question, passages, &evidence, text, stats, embedder);
+    response.model = model.name().to_owned();
     // What the check of the whole answer shows: the streamed sentences and the rest, or
     // something else (then the caller shows the final answer after saying so).
     let fin = if response.refused {
@@ -299,6 +376,7 @@ fn check_answer(
 ) -> Response {
     let text = text.trim().to_owned();
     let refused = |text: String, stats: llm::GenerationStats, reason: answer::Refusal| Response {
+        model: String::new(),
         answer: answer::REFUSAL.to_owned(),
         model_text: text,
         refused: true,
@@ -388,6 +466,7 @@ fn check_answer(
         })
         .collect();
     Response {
+        model: String::new(),
         answer: answer_text,
         model_text: text,
         refused: false,

@@ -90,6 +90,22 @@ impl Retriever {
             .collect())
     }
 
+    /// The `k` best chunks for `question`, best first, several of a page if they rank so
+    /// (whatever [`Retriever::one_per_page`] says).
+    pub fn search_all_chunks(
+        &self,
+        runtime: &Runtime,
+        question: &str,
+        vector: &[f32],
+        k: usize,
+    ) -> Result<Vec<Passage>> {
+        Ok(self
+            .rank_pages(runtime, question, vector, k, false)?
+            .into_iter()
+            .map(|r| r.passage)
+            .collect())
+    }
+
     /// [`Retriever::search`] with each passage's ranking.
     pub fn rank(
         &self,
@@ -98,8 +114,19 @@ impl Retriever {
         vector: &[f32],
         k: usize,
     ) -> Result<Vec<Ranked>> {
+        self.rank_pages(runtime, question, vector, k, self.one_per_page)
+    }
+
+    fn rank_pages(
+        &self,
+        runtime: &Runtime,
+        question: &str,
+        vector: &[f32],
+        k: usize,
+        one_per_page: bool,
+    ) -> Result<Vec<Ranked>> {
         // Room for the chunks that share a page with a better one.
-        let pool = if self.one_per_page { k * 2 + 10 } else { k };
+        let pool = if one_per_page { k * 2 + 10 } else { k };
         let hits = runtime.block_on(self.store.search(vector, question, pool, &self.options))?;
         let ranked: Vec<Ranked> = hits
             .into_iter()
@@ -131,7 +158,7 @@ impl Retriever {
                 }
             })
             .collect();
-        let mut ranked = if self.one_per_page {
+        let mut ranked = if one_per_page {
             best_per_page(ranked)
         } else {
             ranked

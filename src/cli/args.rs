@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use dossier::pipeline::{AnswerOptions, ModelChoice, EVIDENCE_COSINE};
+use dossier::pipeline::{AnswerOptions, Asker, ModelChoice, EVIDENCE_COSINE};
 use dossier::retrieve::Ranking;
 use dossier::Settings;
 use dossier_answer::RefusalPolicy;
@@ -131,6 +131,15 @@ impl AnswerArgs {
             temperature: self.temperature,
             evidence_sentences: self.evidence,
             evidence_cosine: EVIDENCE_COSINE,
+        }
+    }
+
+    /// The answer path with these flags, the model shown the best `k` passages.
+    pub fn asker(&self, k: usize) -> Asker {
+        Asker {
+            k,
+            policy: self.policy(),
+            options: self.options(),
         }
     }
 

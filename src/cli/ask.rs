@@ -1,15 +1,14 @@
 //! `dossier ask`: retrieve, decide whether the documents can answer, generate, cite.
 
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
-use dossier::pipeline::{generate_answer, retrieve, Response};
+use dossier::pipeline::Response;
 use dossier::report::{answer_json, one_line, refusal_json, refused_after_generation_json};
 use dossier::retrieve::{Passage, Retriever};
 use dossier_answer as answer;
-use dossier_llm::ChatModel;
 use tokio::runtime::Runtime;
 
 use super::args::{AnswerArgs, RankArgs};
@@ -41,10 +40,35 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     let mut retriever = Retriever::open(runtime, store, embedder, &args.rank.ranking())?;
     let load_retrieval = started.elapsed();
 
-    let policy = args.answer.policy();
-    let retrieved = retrieve(runtime, &mut retriever, &args.question, args.k, &policy)?;
+    let asker = args.answer.asker(args.k);
+    let mut load_llm = Duration::ZERO;
+    let stream = !args.json;
+    let mut stdout = std::io::stdout();
+    let asked = asker.ask(
+        runtime,
+        &mut retriever,
+        &args.question,
+        || {
+            let t = Instant::now();
+            let model = args.answer.model_choice().load(runtime, &settings)?;
+            load_llm = t.elapsed();
+            Ok(Box::new(model))
+        },
+        |piece| {
+            if stream {
+                let _ = write!(stdout, "{piece}");
+                let _ = stdout.flush();
+            }
+            !super::interrupted()
+        },
+    )?;
+    let retrieved = &asked.retrieved;
     let passages = &retrieved.passages;
-    if let Some(reason) = &retrieved.refusal {
+    let Some(response) = asked.response else {
+        let reason = retrieved
+            .refusal
+            .as_ref()
+            .expect("refused before generation");
         let mut timings = retrieved.timings();
         timings["load_ms"] = dossier::report::millis(load_retrieval).into();
         timings["total_ms"] = dossier::report::millis(started.elapsed()).into();
@@ -55,29 +79,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
             print_refusal(passages, reason);
         }
         return Ok(crate::exit::OK);
-    }
-
-    let t = Instant::now();
-    let mut model = args.answer.model_choice().load(runtime, &settings)?;
-    let load_llm = t.elapsed();
-
-    let options = args.answer.options();
-    let stream = !args.json;
-    let mut stdout = std::io::stdout();
-    let response = generate_answer(
-        &mut model,
-        &args.question,
-        passages,
-        &options,
-        Some(&mut retriever.embedder),
-        |piece| {
-            if stream {
-                let _ = write!(stdout, "{piece}");
-                let _ = stdout.flush();
-            }
-            !super::interrupted()
-        },
-    )?;
+    };
     if stream && !response.shown.is_empty() {
         println!();
     }
@@ -104,7 +106,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
         super::print_json(&answer_json(
             &args.question,
             &response,
-            model.name(),
+            &response.model,
             timings,
         ))?;
     } else {

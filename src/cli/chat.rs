@@ -11,7 +11,6 @@ use clap::Args;
 use dossier_answer as answer;
 use tokio::runtime::Runtime;
 
-use dossier::pipeline::{generate_answer, retrieve};
 use dossier::report::refusal_json;
 use dossier::retrieve::Retriever;
 
@@ -41,8 +40,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
     let embedder = settings.load_embedder()?;
     let mut retriever = Retriever::open(runtime, store, embedder, &args.rank.ranking())?;
     let mut model = args.answer.model_choice().load(runtime, &settings)?;
-    let policy = args.answer.policy();
-    let options = args.answer.options();
+    let asker = args.answer.asker(args.k);
 
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
@@ -73,27 +71,12 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
             println!("(searching for: {query})");
         }
 
-        let retrieved = retrieve(runtime, &mut retriever, &query, args.k, &policy)?;
-        let passages = retrieved.passages;
-        if let Some(reason) = retrieved.refusal {
-            if args.json {
-                let mut json = refusal_json(&query, &passages, &reason, serde_json::json!({}));
-                json["question"] = question.into();
-                json["query"] = query.clone().into();
-                print_line(&json)?;
-            } else {
-                println!("{} ({reason})\n", answer::REFUSAL);
-            }
-            continue;
-        }
-
         let stream = !args.json;
-        let response = generate_answer(
-            &mut model,
+        let asked = asker.ask(
+            runtime,
+            &mut retriever,
             &query,
-            &passages,
-            &options,
-            Some(&mut retriever.embedder),
+            || Ok(&mut model),
             |piece| {
                 if stream {
                     let _ = write!(stdout, "{piece}");
@@ -102,6 +85,19 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
                 !super::interrupted()
             },
         )?;
+        let Some(response) = asked.response else {
+            let passages = &asked.retrieved.passages;
+            let reason = asked.retrieved.refusal.expect("refused before generation");
+            if args.json {
+                let mut json = refusal_json(&query, passages, &reason, serde_json::json!({}));
+                json["question"] = question.into();
+                json["query"] = query.clone().into();
+                print_line(&json)?;
+            } else {
+                println!("{} ({reason})\n", answer::REFUSAL);
+            }
+            continue;
+        };
         let stopped = response.stats.finish_reason == "interrupted";
         if args.json {
             print_line(&serde_json::json!({

@@ -12,7 +12,7 @@ use dossier_llm::{self as llm, Llm};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
-use dossier::pipeline::{decide_refusal, generate_answer, AnswerOptions, EVIDENCE_COSINE};
+use dossier::pipeline::{AnswerOptions, Asker, EVIDENCE_COSINE};
 use dossier::retrieve::{Passage, Retriever};
 
 use super::args::RankArgs;
@@ -158,15 +158,18 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     } else {
         None
     };
-    let policy = RefusalPolicy {
-        key_terms: !args.no_key_terms,
-        ..RefusalPolicy::default()
-    };
-    let options = AnswerOptions {
-        max_tokens: 160,
-        temperature: 0.0,
-        evidence_sentences: 6,
-        evidence_cosine: args.evidence_cosine,
+    let asker = Asker {
+        k: args.answer_k,
+        policy: RefusalPolicy {
+            key_terms: !args.no_key_terms,
+            ..RefusalPolicy::default()
+        },
+        options: AnswerOptions {
+            max_tokens: 160,
+            temperature: 0.0,
+            evidence_sentences: 6,
+            evidence_cosine: args.evidence_cosine,
+        },
     };
 
     let mut rows = Vec::new();
@@ -174,28 +177,17 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         if super::interrupted() {
             break;
         }
-        let t = Instant::now();
-        let vector = retriever.embed_question(&item.question)?;
-        let embed = t.elapsed();
-        let t = Instant::now();
-        let passages = retriever.search(runtime, &item.question, &vector, max_k)?;
-        let search = t.elapsed();
-        let retrieval_refusal = decide_refusal(
-            runtime,
-            &mut retriever,
-            &policy,
-            &item.question,
-            &vector,
-            &passages,
-        )?;
+        let retrieved = asker.retrieve_top(runtime, &mut retriever, &item.question, max_k)?;
+        let passages = &retrieved.passages;
+        let retrieval_refusal = retrieved.refusal.as_ref();
         let retrieval_refused = retrieval_refusal.is_some();
         let mut row = Row {
             id: item.id.clone(),
             kind: item.kind.clone().unwrap_or_else(|| "answerable".into()),
-            page_rank: rank(&passages, |p| {
+            page_rank: rank(passages, |p| {
                 is_file(p, item.file.as_deref()) && Some(p.page) == item.page
             }),
-            file_rank: rank(&passages, |p| is_file(p, item.file.as_deref())),
+            file_rank: rank(passages, |p| is_file(p, item.file.as_deref())),
             top_score: passages.first().map(|p| p.score).unwrap_or(0.0),
             coverage: passages
                 .iter()
@@ -210,8 +202,8 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
             dropped: None,
             supported: None,
             answer_correct: None,
-            embed_ms: dossier::report::millis(embed),
-            search_ms: dossier::report::millis(search),
+            embed_ms: dossier::report::millis(retrieved.embed_time),
+            search_ms: dossier::report::millis(retrieved.search_time),
             generate_ms: None,
         };
         if let Some(model) = model.as_mut() {
@@ -220,12 +212,11 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
                 row.answer_correct = Some(item.unanswerable());
             } else {
                 let t = Instant::now();
-                let top: Vec<Passage> = passages.iter().take(args.answer_k).cloned().collect();
-                let response = generate_answer(
+                let top = &passages[..args.answer_k.min(passages.len())];
+                let response = asker.generate(
                     model,
                     &item.question,
-                    &top,
-                    &options,
+                    top,
                     Some(&mut retriever.embedder),
                     |_| !super::interrupted(),
                 )?;

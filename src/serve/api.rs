@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::AppState;
-use crate::pipeline::{self, Response as Answer};
+use crate::pipeline::Response as Answer;
 use crate::report;
 use crate::retrieve::Passage;
 
@@ -283,9 +283,9 @@ impl Asking {
         let started = Instant::now();
         let mut retriever = state.retrievers.take().await;
         let runtime = state.store_runtime.clone();
-        let (question, k, policy) = (self.question.clone(), state.k, state.policy);
+        let (question, asker) = (self.question.clone(), state.asker.clone());
         let retrieved = tokio::task::spawn_blocking(move || {
-            pipeline::retrieve(&runtime, &mut retriever, &question, k, &policy)
+            asker.retrieve(&runtime, &mut retriever, &question)
         })
         .await
         .map_err(ApiError::internal)?
@@ -300,20 +300,19 @@ impl Asking {
             )
         } else {
             let mut generator = state.generator.clone().lock_owned().await;
-            let mut options = state.options.clone();
+            let mut asker = state.asker.clone();
             if let Some(cap) = self.max_tokens {
-                options.max_tokens = options.max_tokens.min(cap.max(1));
+                asker.options.max_tokens = asker.options.max_tokens.min(cap.max(1));
             }
             let question = self.question.clone();
             let passages = retrieved.passages.clone();
             let generated_at = Instant::now();
             let response = tokio::task::spawn_blocking(move || {
                 let generator = &mut *generator;
-                pipeline::generate_answer(
+                asker.generate(
                     &mut generator.model,
                     &question,
                     &passages,
-                    &options,
                     Some(&mut generator.embedder),
                     // A closed stream means the client went away: stop generating.
                     // Only checked sentences are sent; "" asks whether to go on.

@@ -26,13 +26,12 @@ use anyhow::{bail, Context, Result};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use dossier_answer::RefusalPolicy;
 use dossier_ingest::Embedder;
 use dossier_llm as llm;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
-use crate::pipeline::{AnswerOptions, ModelChoice};
+use crate::pipeline::{Asker, ModelChoice};
 use crate::retrieve::{Ranking, Retriever};
 use crate::Settings;
 
@@ -45,14 +44,11 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// Read the bearer token from this file (first line) when `token` is not given.
     pub token_file: Option<PathBuf>,
-    /// Passages retrieved per question.
-    pub k: usize,
     /// Which model answers.
     pub model: ModelChoice,
-    /// When a question is refused before generation.
-    pub policy: RefusalPolicy,
-    /// How answers are generated; a request may ask for fewer tokens.
-    pub options: AnswerOptions,
+    /// The answer path (passages per question, refusal, generation); a request may ask for
+    /// fewer tokens than its `options.max_tokens`.
+    pub asker: Asker,
     /// Questions that may wait for the model, counting the one being answered.
     pub max_queue: usize,
     /// Retrievers (embedder + store handle) serving searches side by side.
@@ -90,9 +86,7 @@ impl std::error::Error for ExposedWithoutToken {}
 /// What every request handler shares.
 pub(crate) struct AppState {
     settings: Settings,
-    k: usize,
-    policy: RefusalPolicy,
-    options: AnswerOptions,
+    asker: Asker,
     ranking: Ranking,
     /// Store work runs on its own runtime: the retrieval code blocks on it from worker
     /// threads, which the server's runtime must not do.
@@ -186,9 +180,10 @@ pub fn run(runtime: &Runtime, settings: &Settings, args: ServeConfig) -> Result<
 
     let state = Arc::new(AppState {
         settings: settings.clone(),
-        k: args.k.max(1),
-        policy: args.policy,
-        options: args.options.clone(),
+        asker: Asker {
+            k: args.asker.k.max(1),
+            ..args.asker.clone()
+        },
         ranking: args.ranking.clone(),
         store_runtime,
         retrievers: Arc::new(guard::Pool::new(retrievers)),
