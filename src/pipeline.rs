@@ -10,28 +10,11 @@ use anyhow::Result;
 use dossier_answer::{self as answer, RefusalPolicy};
 use dossier_ingest::Embedder;
 use dossier_llm::{self as llm, ChatMessage, ChatModel, GenerationParams};
-use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use crate::report::{millis, one_line};
+use crate::report::{one_line, AnswerSentence, Citation, FinishReason, SentenceSource};
 use crate::retrieve::{Passage, Retriever};
 use crate::Settings;
-
-#[derive(Serialize)]
-pub struct Citation {
-    /// Its number in the answer: sentences cite `[n]`.
-    pub n: usize,
-    /// The number its passage had in the prompt.
-    pub source: usize,
-    pub file: String,
-    pub path: String,
-    /// Every path of the cited document (the same content under several names); `path` is
-    /// the one the question named, else the first.
-    pub paths: Vec<String>,
-    pub page: u32,
-    pub quote: String,
-    pub score: f32,
-}
 
 /// A question's passages and whether to refuse it, before any generation.
 pub struct Retrieved {
@@ -40,15 +23,6 @@ pub struct Retrieved {
     pub refusal: Option<answer::Refusal>,
     pub embed_time: Duration,
     pub search_time: Duration,
-}
-
-impl Retrieved {
-    pub fn timings(&self) -> serde_json::Value {
-        serde_json::json!({
-            "embed_ms": millis(self.embed_time),
-            "search_ms": millis(self.search_time),
-        })
-    }
 }
 
 /// The answer path for one question: retrieve → refuse? → generate → check. One `Asker`
@@ -100,7 +74,14 @@ impl Asker {
         let t = Instant::now();
         let passages = retriever.search(runtime, question, &vector, n)?;
         let search_time = t.elapsed();
-        let refusal = self.refusal(runtime, retriever, question, &vector, &passages)?;
+        let refusal = self.refusal(question, &passages, || {
+            if retriever.one_per_page {
+                let chunks = retriever.search_all_chunks(runtime, question, &vector, 10)?;
+                Ok(Some(chunks))
+            } else {
+                Ok(None)
+            }
+        })?;
         Ok(Retrieved {
             passages,
             refusal,
@@ -110,22 +91,23 @@ impl Asker {
     }
 
     /// Whether to refuse `question`, given its `passages`. A key term missing from them is
-    /// looked for once more in the ten best chunks before one-per-page collapsing (the chunk
-    /// that holds it may have lost to a better one of its page).
-    fn refusal(
+    /// looked for once more in `other_chunks` (the ten best chunks before one-per-page
+    /// collapsing: the chunk that holds it may have lost to a better one of its page; `None`
+    /// when the passages are those chunks already), which is called only then.
+    pub fn refusal(
         &self,
-        runtime: &Runtime,
-        retriever: &Retriever,
         question: &str,
-        vector: &[f32],
         passages: &[Passage],
+        other_chunks: impl FnOnce() -> Result<Option<Vec<Passage>>>,
     ) -> Result<Option<answer::Refusal>> {
         let refusal = self.policy.refusal(question, passages, &[]);
-        if !matches!(refusal, Some(answer::Refusal::MissingTerm(_))) || !retriever.one_per_page {
+        if !matches!(refusal, Some(answer::Refusal::MissingTerm(_))) {
             return Ok(refusal);
         }
-        let wider = retriever.search_all_chunks(runtime, question, vector, 10)?;
-        Ok(self.policy.refusal(question, passages, &wider))
+        Ok(match other_chunks()? {
+            Some(wider) => self.policy.refusal(question, passages, &wider),
+            None => refusal,
+        })
     }
 
     /// Generates and checks the answer from `passages` (see [`generate_answer`] for what
@@ -213,19 +195,6 @@ pub struct AnswerOptions {
 /// The default weight of embedding cosine in evidence scoring.
 pub const EVIDENCE_COSINE: f32 = 1.0;
 
-/// One sentence of the model's answer as checked against the evidence.
-#[derive(Serialize, Debug, Clone)]
-pub struct AnswerSentence {
-    pub text: String,
-    /// Backed by the evidence; unsupported sentences are left out of the shown answer.
-    pub supported: bool,
-    /// The `n` of the citations that back it.
-    pub citations: Vec<usize>,
-    /// "model", or "evidence" for the evidence sentence shown when no model sentence was
-    /// supported.
-    pub source: &'static str,
-}
-
 /// A generated answer: refused when the model itself said the sources do not answer.
 pub struct Response {
     /// The name of the model that wrote it.
@@ -254,12 +223,21 @@ pub struct Response {
 }
 
 impl Response {
+    /// Why the generation ended.
+    pub fn finish(&self) -> FinishReason {
+        FinishReason::of(&self.stats)
+    }
+
     /// Model sentences left out of the answer because the evidence does not back them.
     pub fn dropped(&self) -> usize {
+        self.left_out().count()
+    }
+
+    /// The model's sentences that the evidence does not back, in order.
+    pub fn left_out(&self) -> impl Iterator<Item = &AnswerSentence> {
         self.sentences
             .iter()
-            .filter(|s| s.source == "model" && !s.supported)
-            .count()
+            .filter(|s| s.source == SentenceSource::Model && !s.supported)
     }
 
     /// The shown answer with each sentence followed by its citation markers.
@@ -419,7 +397,7 @@ fn check_answer(
                 .iter()
                 .map(|&j| citation_number(&mut cited, j))
                 .collect(),
-            source: "model",
+            source: SentenceSource::Model,
         })
         .collect();
     let supported = checks.iter().any(|c| c.supported);
@@ -443,7 +421,7 @@ fn check_answer(
             text: evidence[best].sentence.clone(),
             supported: true,
             citations: vec![n],
-            source: "evidence",
+            source: SentenceSource::Evidence,
         });
         evidence[best].sentence.clone()
     };
@@ -734,6 +712,77 @@ mod tests {
         )
         .unwrap();
         (response, shown)
+    }
+
+    fn asker() -> Asker {
+        Asker {
+            k: 4,
+            policy: RefusalPolicy::default(),
+            options: options(),
+        }
+    }
+
+    #[test]
+    fn the_asker_refuses_when_retrieval_finds_nothing() {
+        let refusal = asker()
+            .refusal(QUESTION, &[], || {
+                panic!("no second look for a weak retrieval")
+            })
+            .unwrap();
+        assert_eq!(refusal, Some(answer::Refusal::WeakRetrieval));
+    }
+
+    #[test]
+    fn a_missing_key_term_is_looked_for_in_the_pages_other_chunks() {
+        let question = "What does clause 14.3 say about notice for convenience?";
+        let missing = asker().refusal(question, &passages(), || Ok(None)).unwrap();
+        assert_eq!(missing, Some(answer::Refusal::MissingTerm("14.3".into())));
+        let mut other = passages().remove(0);
+        other.chunk_index = 7;
+        other.text = "14.3 Notice for convenience is given in writing.".into();
+        let found = asker()
+            .refusal(question, &passages(), || Ok(Some(vec![other])))
+            .unwrap();
+        assert_eq!(found, None);
+    }
+
+    #[test]
+    fn the_asker_shows_only_supported_sentences_and_the_model_sees_only_evidence() {
+        let mut model = dossier_llm::Scripted::new(
+            "Either Party may terminate this Agreement for convenience by giving at least 120 days' written notice. The customer must also pay a penalty of 900 dollars.",
+        );
+        let mut shown = String::new();
+        let response = asker()
+            .generate(&mut model, QUESTION, &passages(), None, |piece| {
+                shown.push_str(piece);
+                true
+            })
+            .unwrap();
+        assert!(!response.refused && response.supported);
+        assert_eq!(response.model, "scripted");
+        assert_eq!(response.dropped(), 1);
+        assert_eq!(shown, response.cited_answer());
+        assert!(
+            shown.contains("120 days") && !shown.contains("900"),
+            "{shown}"
+        );
+        assert_eq!(response.citations.len(), 1);
+        assert_eq!(response.citations[0].quote, NOTICE);
+        assert_eq!(response.citations[0].page, 4);
+        let prompt = &model.prompts[0][1].content;
+        assert!(prompt.contains(NOTICE), "{prompt}");
+    }
+
+    #[test]
+    fn a_model_that_declines_gives_the_refusal_and_no_citations() {
+        let mut model = dossier_llm::Scripted::new("The documents do not contain the answer.");
+        let response = asker()
+            .generate(&mut model, QUESTION, &passages(), None, |_| true)
+            .unwrap();
+        assert!(response.refused);
+        assert_eq!(response.answer, answer::REFUSAL);
+        assert!(response.citations.is_empty() && response.shown.is_empty());
+        assert_eq!(response.refusal, Some(answer::Refusal::ModelDeclined));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::Args;
 use dossier::pipeline::Response;
-use dossier::report::{answer_json, one_line, refusal_json, refused_after_generation_json};
+use dossier::report::{self, millis, one_line, AnswerReport, FinishReason, Timings};
 use dossier::retrieve::{Passage, Retriever};
 use dossier_answer as answer;
 use tokio::runtime::Runtime;
@@ -69,12 +69,14 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
             .refusal
             .as_ref()
             .expect("refused before generation");
-        let mut timings = retrieved.timings();
-        timings["load_ms"] = dossier::report::millis(load_retrieval).into();
-        timings["total_ms"] = dossier::report::millis(started.elapsed()).into();
-        let json = refusal_json(&args.question, passages, reason, timings);
         if args.json {
-            super::print_json(&json)?;
+            let timings = Timings {
+                load_ms: Some(millis(load_retrieval)),
+                total_ms: Some(millis(started.elapsed())),
+                ..Timings::of(retrieved)
+            };
+            let report = AnswerReport::refused(&args.question, passages, reason, timings);
+            super::print_json(&report::json(&report))?;
         } else {
             print_refusal(passages, reason);
         }
@@ -83,40 +85,27 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
     if stream && !response.shown.is_empty() {
         println!();
     }
-    let stats = &response.stats;
-
-    if response.refused {
-        if stream {
-            print_refused_after_generation(&response);
-        } else {
-            super::print_json(&refused_after_generation_json(
-                &args.question,
-                passages,
-                &response,
-            ))?;
-        }
-        return Ok(crate::exit::OK);
-    }
-
-    let mut timings = retrieved.timings();
-    timings["load_retrieval_ms"] = dossier::report::millis(load_retrieval).into();
-    timings["load_llm_ms"] = dossier::report::millis(load_llm).into();
-    timings["total_ms"] = dossier::report::millis(started.elapsed()).into();
     if args.json {
-        super::print_json(&answer_json(
-            &args.question,
-            &response,
-            &response.model,
-            timings,
-        ))?;
+        let timings = Timings {
+            load_retrieval_ms: Some(millis(load_retrieval)),
+            load_llm_ms: Some(millis(load_llm)),
+            total_ms: Some(millis(started.elapsed())),
+            ..Timings::of(retrieved)
+        };
+        let report = AnswerReport::generated(&args.question, passages, &response, timings);
+        super::print_json(&report::json(&report))?;
+    } else if response.refused {
+        print_refused_after_generation(&response);
     } else {
         print_checked(&response, global.verbose);
     }
-    Ok(if stats.finish_reason == "interrupted" {
-        crate::exit::INTERRUPTED
-    } else {
-        crate::exit::OK
-    })
+    Ok(
+        if !response.refused && response.finish() == FinishReason::Interrupted {
+            crate::exit::INTERRUPTED
+        } else {
+            crate::exit::OK
+        },
+    )
 }
 
 /// After the streamed answer (checked sentences only): a revision when the whole answer's
@@ -140,11 +129,7 @@ pub fn print_checked(response: &Response, verbose: u8) {
             println!("\n(The model's own answer is not backed by the sources, so the answer above is their text{hint})");
         }
         if verbose > 0 {
-            for s in response
-                .sentences
-                .iter()
-                .filter(|s| s.source == "model" && !s.supported)
-            {
+            for s in response.left_out() {
                 println!("  ✗ {}", s.text);
             }
         }

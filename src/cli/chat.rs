@@ -11,7 +11,7 @@ use clap::Args;
 use dossier_answer as answer;
 use tokio::runtime::Runtime;
 
-use dossier::report::refusal_json;
+use dossier::report::{self, AnswerReport, ChatAnswer, FinishReason, Timings};
 use dossier::retrieve::Retriever;
 
 use super::args::{AnswerArgs, RankArgs};
@@ -89,23 +89,20 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
             let passages = &asked.retrieved.passages;
             let reason = asked.retrieved.refusal.expect("refused before generation");
             if args.json {
-                let mut json = refusal_json(&query, passages, &reason, serde_json::json!({}));
-                json["question"] = question.into();
-                json["query"] = query.clone().into();
-                print_line(&json)?;
+                let mut report =
+                    AnswerReport::refused(question, passages, &reason, Timings::default());
+                if let AnswerReport::Refused(refused) = &mut report {
+                    refused.query = Some(query.clone());
+                }
+                print_line(&report::json(&report))?;
             } else {
                 println!("{} ({reason})\n", answer::REFUSAL);
             }
             continue;
         };
-        let stopped = response.stats.finish_reason == "interrupted";
+        let stopped = response.finish() == FinishReason::Interrupted;
         if args.json {
-            print_line(&serde_json::json!({
-                "question": question, "query": query, "answer": response.answer,
-                "refused": response.refused, "supported": response.supported,
-                "stopped": stopped, "model_answer": response.model_text,
-                "sentences": response.sentences, "citations": response.citations,
-            }))?;
+            print_line(&report::json(&ChatAnswer::new(question, &query, &response)))?;
             continue;
         }
         if !response.shown.is_empty() {

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use tokio::runtime::Runtime;
 
-use dossier::report::hits_json;
+use dossier::report::{self, millis, Hits, SearchTimings};
 use dossier::retrieve::Retriever;
 
 use super::args::RankArgs;
@@ -42,18 +42,15 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
     let search = t.elapsed();
 
     if args.json {
-        let timings = serde_json::json!({
-            "load_ms": dossier::report::millis(load),
-            "embed_ms": dossier::report::millis(embed),
-            "search_ms": dossier::report::millis(search),
-            "total_ms": dossier::report::millis(started.elapsed()),
-        });
-        super::print_json(&hits_json(
-            &args.question,
-            &retriever.options.mode.to_string(),
-            &ranked,
-            timings,
-        ))?;
+        let timings = SearchTimings {
+            load_ms: Some(millis(load)),
+            embed_ms: millis(embed),
+            search_ms: millis(search),
+            total_ms: millis(started.elapsed()),
+        };
+        let mode = retriever.options.mode.to_string();
+        let hits = Hits::new(&args.question, &mode, ranked, timings);
+        super::print_json(&report::json(&hits))?;
         return Ok(crate::exit::OK);
     }
     if ranked.is_empty() {
@@ -67,7 +64,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
             p.page,
             p.score
         );
-        println!("   {}", dossier::report::one_line(&p.text, 300));
+        println!("   {}", report::one_line(&p.text, 300));
     }
     Ok(crate::exit::OK)
 }

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::AppState;
 use crate::pipeline::Response as Answer;
-use crate::report;
+use crate::report::{self, millis, AnswerReport, Hits, SearchTimings, Timings};
 use crate::retrieve::Passage;
 
 /// An error as JSON (`{"error": {"message", "type"}}`, the shape OpenAI clients expect).
@@ -164,12 +164,13 @@ pub async fn search(
         let search = t.elapsed();
         let mode = retriever.options.mode.to_string();
         retriever.options = saved;
-        let timings = serde_json::json!({
-            "embed_ms": crate::report::millis(embed),
-            "search_ms": crate::report::millis(search),
-            "total_ms": crate::report::millis(started.elapsed()),
-        });
-        Ok(crate::report::hits_json(&query, &mode, &ranked?, timings))
+        let timings = SearchTimings {
+            load_ms: None,
+            embed_ms: millis(embed),
+            search_ms: millis(search),
+            total_ms: millis(started.elapsed()),
+        };
+        Ok(report::json(&Hits::new(&query, &mode, ranked?, timings)))
     })
     .await
     .map_err(ApiError::internal)?
@@ -207,7 +208,7 @@ pub async fn ask(
     };
     if !request.stream {
         let answered = asked.run(slot, None).await?;
-        return Ok(Json(answered.json).into_response());
+        return Ok(Json(report::json(&answered.report)).into_response());
     }
     let events = asked.stream(slot, |token| {
         Event::default()
@@ -219,7 +220,7 @@ pub async fn ask(
             Streamed::Token(event) => event,
             Streamed::Done(Ok(answered)) => Event::default()
                 .event("answer")
-                .data(answered.json.to_string()),
+                .data(report::json(&answered.report).to_string()),
             Streamed::Done(Err(e)) => Event::default()
                 .event("error")
                 .data(serde_json::json!({"error": {"message": e.message}}).to_string()),
@@ -260,7 +261,7 @@ pub(crate) struct Asking {
 
 /// A question's outcome: the `ask --json` object, and the answer when the model wrote one.
 pub(crate) struct Answered {
-    pub json: serde_json::Value,
+    pub report: AnswerReport,
     pub answer: Option<Answer>,
 }
 
@@ -291,11 +292,13 @@ impl Asking {
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
 
-        let (json, answer) = if let Some(reason) = &retrieved.refusal {
-            let mut timings = retrieved.timings();
-            timings["total_ms"] = crate::report::millis(started.elapsed()).into();
+        let (report, answer) = if let Some(reason) = &retrieved.refusal {
+            let timings = Timings {
+                total_ms: Some(millis(started.elapsed())),
+                ..Timings::of(&retrieved)
+            };
             (
-                report::refusal_json(&self.question, &retrieved.passages, reason, timings),
+                AnswerReport::refused(&self.question, &retrieved.passages, reason, timings),
                 None,
             )
         } else {
@@ -331,22 +334,17 @@ impl Asking {
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?;
             self.note_answer_time(generated_at.elapsed().as_secs_f64());
-            let json = if response.refused {
-                report::refused_after_generation_json(
-                    &self.question,
-                    &retrieved.passages,
-                    &response,
-                )
-            } else {
-                let mut timings = retrieved.timings();
-                timings["total_ms"] = crate::report::millis(started.elapsed()).into();
-                report::answer_json(&self.question, &response, &state.model_name, timings)
+            let timings = Timings {
+                total_ms: Some(millis(started.elapsed())),
+                ..Timings::of(&retrieved)
             };
-            (json, Some(response))
+            let report =
+                AnswerReport::generated(&self.question, &retrieved.passages, &response, timings);
+            (report, Some(response))
         };
         drop(slot);
-        self.audit(&json, &retrieved.passages);
-        Ok(Answered { json, answer })
+        self.audit(&report, &retrieved.passages);
+        Ok(Answered { report, answer })
     }
 
     /// [`Asking::run`] as a stream: each checked piece of the answer as `token(piece)` makes
@@ -391,18 +389,15 @@ impl Asking {
         *recent = 0.7 * *recent + 0.3 * seconds;
     }
 
-    fn audit(&self, json: &serde_json::Value, passages: &[Passage]) {
+    fn audit(&self, report: &AnswerReport, passages: &[Passage]) {
         let Some(audit) = &self.state.audit else {
             return;
         };
-        let cited: Vec<serde_json::Value> = json["citations"]
-            .as_array()
-            .map(|c| {
-                c.iter()
-                    .map(|c| serde_json::json!({"file": c["file"], "page": c["page"]}))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let cited: Vec<serde_json::Value> = report
+            .citations()
+            .iter()
+            .map(|c| serde_json::json!({"file": c.file, "page": c.page}))
+            .collect();
         let closest: Vec<serde_json::Value> = passages
             .iter()
             .take(3)
@@ -414,7 +409,7 @@ impl Asking {
                 "event": "ask",
                 "endpoint": self.endpoint,
                 "question": self.question,
-                "refused": json["refused"],
+                "refused": report.is_refused(),
                 "cited": cited,
                 "retrieved": closest,
             }),
