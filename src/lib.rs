@@ -5,6 +5,7 @@
 //!   against the evidence and cites its quotes.
 //! - [`report`]: the JSON objects dossier writes out (`--json`, the HTTP API).
 //! - [`serve`]: `dossier serve`, the store over HTTP.
+//! - [`ingest`]: what a prepared document becomes in the store (embedding texts, rows).
 //! - [`Settings`]: where the store and the models are; [`Settings::open_store`] and
 //!   [`Settings::load_embedder`].
 //!
@@ -13,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod ingest;
 pub mod pipeline;
 pub mod report;
 pub mod retrieve;

@@ -29,21 +29,31 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
-const AFTER_HELP: &str = "\
+const EXIT_CODES: &str = "\
 Exit codes: 0 success (including \"the documents do not say\"), 1 error, 2 bad usage,
 3 some files failed to ingest (the rest landed), 4 another process is writing to the
-store, 130 interrupted.
+store, 130 interrupted.";
 
-Environment, besides each option's own: DOSSIER_LLM_API_KEY, the bearer token sent to
---llm-url; CANDLE_NUM_THREADS, the local LLM's kernel threads (default: --threads, else
-RAYON_NUM_THREADS, else every core); DOSSIER_CANDLE_LLAMA (set to anything) runs llama and
-mistral files on candle-transformers' module instead of dossier's own, to compare answers
-and speed.
+const OFFLINE: &str =
+    "Nothing is sent over the network: models are read from --models, data stays in --store.";
 
-Nothing is sent over the network: models are read from --models, data stays in --store.";
+/// `-h`: the exit codes; `--help` adds every environment setting (`cli::env`).
+fn after_help() -> String {
+    format!("{EXIT_CODES}\n\nEnvironment settings: see --help.\n\n{OFFLINE}")
+}
+
+fn after_long_help() -> String {
+    format!("{EXIT_CODES}\n\n{}\n{OFFLINE}", cli::env::help())
+}
 
 #[derive(Parser, Debug)]
-#[command(name = "dossier", version, about, after_help = AFTER_HELP)]
+#[command(
+    name = "dossier",
+    version,
+    about,
+    after_help = after_help(),
+    after_long_help = after_long_help()
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -139,8 +149,7 @@ fn main() -> ExitCode {
     init_logging(cli.global.verbose);
     install_panic_hook();
     if let Some(threads) = cli.global.threads {
-        // candle's CPU kernels size their pool from this, before any model is loaded.
-        std::env::set_var("RAYON_NUM_THREADS", threads.max(1).to_string());
+        cli::env::set_rayon_threads(threads);
     }
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

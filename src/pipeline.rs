@@ -38,6 +38,17 @@ pub struct Asker {
     pub options: AnswerOptions,
 }
 
+impl Default for Asker {
+    /// `dossier ask`'s defaults: the model answers from the best 4 passages.
+    fn default() -> Self {
+        Self {
+            k: 4,
+            policy: RefusalPolicy::default(),
+            options: AnswerOptions::default(),
+        }
+    }
+}
+
 /// A question's passages, and the answer when the model was asked for one.
 pub struct Asked {
     pub retrieved: Retrieved,
@@ -194,6 +205,18 @@ pub struct AnswerOptions {
 
 /// The default weight of embedding cosine in evidence scoring.
 pub const EVIDENCE_COSINE: f32 = 1.0;
+
+impl Default for AnswerOptions {
+    /// `dossier ask`'s defaults: 160 tokens, greedy, six evidence sentences.
+    fn default() -> Self {
+        Self {
+            max_tokens: 160,
+            temperature: 0.0,
+            evidence_sentences: 6,
+            evidence_cosine: EVIDENCE_COSINE,
+        }
+    }
+}
 
 /// A generated answer: refused when the model itself said the sources do not answer.
 pub struct Response {

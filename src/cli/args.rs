@@ -8,6 +8,7 @@ use dossier::pipeline::{AnswerOptions, Asker, ModelChoice, EVIDENCE_COSINE};
 use dossier::retrieve::Ranking;
 use dossier::Settings;
 use dossier_answer::RefusalPolicy;
+use dossier_ingest::OcrMode;
 use dossier_store::SearchOptions;
 
 /// Options every command takes.
@@ -34,19 +35,35 @@ pub struct GlobalArgs {
 
 impl GlobalArgs {
     /// The library's settings: these options, and how the local LLM runs, from the
-    /// environment that AFTER_HELP describes (the LLM crate reads no environment itself).
+    /// environment (`super::env`; the library and the LLM crate read none themselves).
     pub fn settings(&self) -> Settings {
         Settings {
             store: self.store.clone(),
             models: self.models.clone(),
             threads: self.threads,
             vector_index_rows: self.vector_index_rows,
-            llm: dossier_llm::LocalOptions {
-                candle_llama: std::env::var_os("DOSSIER_CANDLE_LLAMA").is_some(),
-                kernel_threads: std::env::var("CANDLE_NUM_THREADS")
-                    .ok()
-                    .and_then(|n| n.parse().ok()),
-            },
+            llm: super::env::llm_options(),
+        }
+    }
+}
+
+/// `--ocr`: when to OCR a page (`dossier_ingest::OcrMode`, which knows nothing of clap).
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum OcrArg {
+    /// Pages without a text layer, when `tesseract` is on PATH.
+    Auto,
+    /// Never; such pages are reported as having no text.
+    Never,
+    /// Pages without a text layer; a missing `tesseract` is an error.
+    Always,
+}
+
+impl From<OcrArg> for OcrMode {
+    fn from(arg: OcrArg) -> Self {
+        match arg {
+            OcrArg::Auto => Self::Auto,
+            OcrArg::Never => Self::Never,
+            OcrArg::Always => Self::Always,
         }
     }
 }
@@ -101,13 +118,13 @@ pub struct AnswerArgs {
     #[arg(long, env = "DOSSIER_LLM_URL", value_name = "URL")]
     pub llm_url: Option<String>,
     /// Cap on an answer's length, in tokens.
-    #[arg(long, default_value_t = 160)]
+    #[arg(long, default_value_t = AnswerOptions::default().max_tokens)]
     pub max_tokens: usize,
     /// Sampling temperature; 0 is greedy (reproducible).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = AnswerOptions::default().temperature)]
     pub temperature: f64,
     /// Evidence sentences, picked from the passages, that the model answers from.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = AnswerOptions::default().evidence_sentences)]
     pub evidence: usize,
     /// Refuse when the best passage's similarity is below this (0..1).
     #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
@@ -148,7 +165,7 @@ impl AnswerArgs {
         ModelChoice {
             model: self.model.clone(),
             llm_url: self.llm_url.clone(),
-            api_key: std::env::var("DOSSIER_LLM_API_KEY").ok(),
+            api_key: super::env::llm_api_key(),
         }
     }
 }

@@ -141,7 +141,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
     let mut embedder = global.settings().load_embedder()?;
     let inputs: Vec<String> = documents
         .iter()
-        .flat_map(super::ingest::embedding_texts)
+        .flat_map(dossier::ingest::embedding_texts)
         .collect();
     let texts: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let started = Instant::now();
@@ -176,8 +176,8 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
     let started = Instant::now();
     for doc in &documents {
         let doc_vectors: Vec<Vec<f32>> = vectors.by_ref().take(doc.chunks.len()).collect();
-        let record = super::ingest::document_record(doc, &doc.path.to_string_lossy());
-        let chunks = super::ingest::chunk_records(doc, doc_vectors);
+        let record = dossier::ingest::document_record(doc, &doc.path.to_string_lossy());
+        let chunks = dossier::ingest::chunk_records(doc, doc_vectors);
         runtime.block_on(store.put_document(&record, &chunks))?;
     }
     results.push(measure(

@@ -8,6 +8,7 @@ pub mod bench_llm;
 pub mod catalog;
 pub mod chat;
 pub mod check;
+pub mod env;
 pub mod eval;
 pub mod extract;
 pub mod index;
