@@ -83,11 +83,7 @@ impl Retriever {
         vector: &[f32],
         k: usize,
     ) -> Result<Vec<Passage>> {
-        Ok(self
-            .rank(runtime, question, vector, k)?
-            .into_iter()
-            .map(|r| r.passage)
-            .collect())
+        self.passages(runtime, question, vector, k, self.one_per_page)
     }
 
     /// The `k` best chunks for `question`, best first, several of a page if they rank so
@@ -99,11 +95,19 @@ impl Retriever {
         vector: &[f32],
         k: usize,
     ) -> Result<Vec<Passage>> {
-        Ok(self
-            .rank_pages(runtime, question, vector, k, false)?
-            .into_iter()
-            .map(|r| r.passage)
-            .collect())
+        self.passages(runtime, question, vector, k, false)
+    }
+
+    fn passages(
+        &self,
+        runtime: &Runtime,
+        question: &str,
+        vector: &[f32],
+        k: usize,
+        one_per_page: bool,
+    ) -> Result<Vec<Passage>> {
+        let ranked = self.rank_pages(runtime, question, vector, k, one_per_page)?;
+        Ok(ranked.into_iter().map(|r| r.passage).collect())
     }
 
     /// [`Retriever::search`] with each passage's ranking.

@@ -140,6 +140,9 @@ struct Copy {
 }
 
 /// Anything → writer.
+// Not boxed: the large variant carries a document's chunks and vectors, which are on the
+// heap already; the channel holds a few events at a time.
+#[allow(clippy::large_enum_variant)]
 enum Event {
     /// Bytes already in the store (by id).
     Known {
