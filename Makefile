@@ -12,7 +12,7 @@ DOSSIER := $(CARGO_TARGET_DIR)/debug/dossier
 DEMO_STORE := $(CURDIR)/target/demo-store
 DEMO_QUESTION ?= How much advance notice must the customer give to terminate the Corvane agreement for convenience?
 
-.PHONY: all setup system models eval-data moto browser build build-all demo test fresh-check fresh-demo bench lint clean-demo
+.PHONY: all setup system models eval-data eval-data-wide moto browser build build-all demo test test-arm fresh-check fresh-demo bench lint clean-demo
 
 all: build
 
@@ -27,6 +27,10 @@ setup: system models
 # Development corpus (third-party PDFs, not in git): pinned Debian packages, checked by sha256.
 eval-data:
 	@samples/eval/fetch.sh
+
+# The wide dev corpus of issue 22 (17 more PDFs, about 190 MB of packages on the first run); not part of `make test`.
+eval-data-wide:
+	@samples/eval/wide/fetch.sh
 
 # The demo needs the binary alone; the tests, examples and benches are built by `make test`.
 build: system
@@ -56,6 +60,10 @@ test: setup eval-data moto browser
 	elif [ "$$(id -u)" -ne 0 ]; then echo "fresh-check: skipped (needs root; run sudo make fresh-check)"; \
 	else scripts/fresh-machine-check.sh quick; fi
 	cargo test --workspace --no-fail-fast
+
+# The LLM kernels' aarch64 (NEON) tests, cross-compiled and run under qemu-user.
+test-arm:
+	@scripts/test-arm.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -108,8 +108,8 @@ fn init_logging(verbose: u8) {
         // The PDF libraries warn about every malformed file; dossier reports those itself,
         // one line per file, so their chatter is only shown with -v.
         0 => "warn,lopdf=off,pdf_extract=off",
-        1 => "dossier=info,dossier_ingest=info,dossier_store=info,warn",
-        _ => "dossier=debug,dossier_ingest=debug,dossier_store=debug,info",
+        1 => "dossier=info,dossier_ingest=info,dossier_store=info,dossier_llm=info,warn",
+        _ => "dossier=debug,dossier_ingest=debug,dossier_store=debug,dossier_llm=debug,info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -56,7 +56,8 @@ def llama_cpp_side(model, prompt, tokens, runs, threads):
     return best
 
 
-def dossier_side(binary, model, prompt_file, tokens, runs, threads, candle_module=False):
+def dossier_side(binary, model, prompt_file, tokens, runs, threads, candle_module=False,
+                 kernels=None):
     cmd = [binary, "--threads", str(threads), "bench-llm", "--prompt-file", prompt_file,
            "--tokens", str(tokens), "--runs", str(runs)]
     if model:
@@ -65,6 +66,9 @@ def dossier_side(binary, model, prompt_file, tokens, runs, threads, candle_modul
     if candle_module:
         # candle-transformers' quantized_llama instead of dossier's own llama module.
         env["DOSSIER_CANDLE_LLAMA"] = "1"
+    if kernels:
+        # The highest kernel family dossier may use (its JSON says which one ran).
+        env["DOSSIER_KERNELS"] = kernels
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     d = json.loads(out)
     d.pop("runs", None)
@@ -81,6 +85,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--kernels", help="dossier's DOSSIER_KERNELS: the highest CPU kernel "
+                    "family it may use (avx512-vnni, avx-vnni, avx2, candle)")
     ap.add_argument("--candle-module", action="store_true",
                     help="also run dossier on candle's own llama module (the reference)")
     args = ap.parse_args()
@@ -97,7 +103,7 @@ def main():
     rounds = []
     for _ in range(args.rounds):
         d = dossier_side(args.dossier, gguf, args.prompt_file, args.tokens, args.runs,
-                         args.threads)
+                         args.threads, kernels=args.kernels)
         l = llama_cpp_side(gguf, prompt, args.tokens, args.runs, args.threads)
         round_ = {
             "dossier": d, "llama_cpp": l,
@@ -114,8 +120,11 @@ def main():
             round_["candle_module_generation_ratio"] = (
                 c["generation_tokens_per_second"] / l["generation_tokens_per_second"])
         rounds.append(round_)
+    import llama_cpp
+    # What llama.cpp was built for (AVX2, AVX512, …), so each ratio says what it compares with.
+    system_info = llama_cpp.llama_print_system_info().decode().strip()
     print(json.dumps({"gguf": gguf, "threads": args.threads, "tokens": args.tokens,
-                      "rounds": rounds}, indent=2))
+                      "llama_cpp_system_info": system_info, "rounds": rounds}, indent=2))
 
 
 if __name__ == "__main__":

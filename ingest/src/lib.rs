@@ -7,6 +7,7 @@
 pub mod chunk;
 pub mod discover;
 pub mod embed;
+mod fonts;
 pub mod layout;
 pub mod ocr;
 pub mod pdf;

@@ -17,6 +17,7 @@ use pdf_extract::MediaBox;
 use rayon::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::fonts;
 use crate::layout::{self, BatchCollector, GlyphCollector, PageLayout};
 use crate::ocr::{self, OcrError, OcrMode};
 use crate::repair::{self, Repair};
@@ -213,6 +214,13 @@ fn read_pages(
     page_ids: &BTreeMap<u32, ObjectId>,
     keep_furniture: bool,
 ) -> Vec<Page> {
+    match contained(|| fonts::prepare(document)) {
+        Ok(fixed) if fixed != fonts::FontRepairs::default() => {
+            tracing::debug!("fonts prepared for the interpreter: {fixed:?}");
+        }
+        Ok(_) => {}
+        Err(panic) => tracing::debug!("font preparation crashed: {panic}"),
+    }
     let mut layouts = lay_out_pages(document, page_ids);
     let mut laid_out: Vec<PageLayout> = layouts
         .iter_mut()
@@ -1294,7 +1302,7 @@ pub fn panic_is_contained() -> bool {
 }
 
 /// Runs `f`, turning a panic into an error message.
-fn contained<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+pub(crate) fn contained<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let outer = CONTAINING.with(|c| c.replace(true));
     let result = catch_unwind(AssertUnwindSafe(f));
     CONTAINING.with(|c| c.set(outer));

@@ -19,6 +19,7 @@ macro_rules! unroll {
 
 mod gemma3;
 mod kernels;
+pub use kernels::{family as kernel_family, KernelFamily};
 mod llama;
 mod parts;
 mod remote;
@@ -146,6 +147,9 @@ pub struct LocalOptions {
     /// (`RAYON_NUM_THREADS`, which `--threads` sets, else every core). The kernels' pool is
     /// made once, with the count the first model loaded asks for.
     pub kernel_threads: Option<usize>,
+    /// The highest family of our CPU kernels to use (`None`: the best this CPU runs), so
+    /// that a machine with a higher family can test and benchmark a lower one.
+    pub kernels: Option<KernelFamily>,
 }
 
 impl Llm {
@@ -164,6 +168,8 @@ impl Llm {
             bail!("LLM file {} is missing (run `make models`)", path.display());
         }
         kernels::pool::request_threads(options.kernel_threads);
+        let family = kernels::choose(options.kernels);
+        tracing::info!("{}: CPU kernels {family}", path.display());
         let device = Device::Cpu;
         let mut file = BufReader::new(
             File::open(path).with_context(|| format!("opening {}", path.display()))?,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use candle_core::quantized::{ggml_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor, D};
 
-use crate::kernels::int8;
+use crate::kernels::{self, int8, KernelFamily};
 
 /// The rotary tables grow in steps of at least this many positions, doubling, so that a
 /// long answer rebuilds them a handful of times rather than once per token.
@@ -23,7 +23,7 @@ const REPACK_TILE_ROWS: usize = 16;
 
 /// How a layer multiplies.
 enum Kernel {
-    /// Q8_0 weights on our own int8 kernel (int8.rs), where the CPU has AVX-512 VNNI.
+    /// Q8_0 weights on our own int8 kernel (int8.rs), where the CPU has one of its families.
     Int8(Arc<int8::PackedWeight>),
     /// candle's matmul. Where the CPU has candle's repacked Q8_0 kernels and the input
     /// width is not a multiple of 256, the weight is widened with zero blocks (exact: zero
@@ -44,9 +44,13 @@ pub(crate) struct Linear {
 impl Linear {
     pub(crate) fn new(weight: Arc<QTensor>) -> candle_core::Result<Self> {
         let (out_features, in_features) = weight.shape().dims2()?;
-        if weight.dtype() == GgmlDType::Q8_0 && weight.device().is_cpu() && int8::available() {
+        let family = kernels::family();
+        if weight.dtype() == GgmlDType::Q8_0
+            && weight.device().is_cpu()
+            && family != KernelFamily::Candle
+        {
             if let Some(packed) =
-                int8::PackedWeight::from_q8_0(&weight.data()?, out_features, in_features)
+                int8::PackedWeight::from_q8_0(&weight.data()?, out_features, in_features, family)
             {
                 return Ok(Self {
                     kernel: Kernel::Int8(Arc::new(packed)),
@@ -551,7 +555,7 @@ mod tests {
             .broadcast_matmul(&w.dequantize(&Device::Cpu).unwrap().t().unwrap())
             .unwrap();
         let default = Linear::new(w.clone()).unwrap();
-        let expected = if int8::available() {
+        let expected = if kernels::family() != KernelFamily::Candle {
             "int8"
         } else if has_int8_tiles() {
             "candle, widened"

@@ -34,16 +34,27 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    /// The library's settings: these options, and how the local LLM runs, from the
-    /// environment (`super::env`; the library and the LLM crate read none themselves).
+    /// The library's settings from these options, the local LLM's left as by default
+    /// ([`GlobalArgs::llm_settings`] reads them).
     pub fn settings(&self) -> Settings {
         Settings {
             store: self.store.clone(),
             models: self.models.clone(),
             threads: self.threads,
             vector_index_rows: self.vector_index_rows,
-            llm: super::env::llm_options(),
+            llm: dossier_llm::LocalOptions::default(),
         }
+    }
+
+    /// [`GlobalArgs::settings`] with how the local LLM runs, from the environment
+    /// (`super::env`; the library and the LLM crate read none themselves): read only by
+    /// commands that load the LLM, when they load it, so that a wrong `DOSSIER_KERNELS` fails
+    /// only those.
+    pub fn llm_settings(&self) -> anyhow::Result<Settings> {
+        Ok(Settings {
+            llm: super::env::llm_options()?,
+            ..self.settings()
+        })
     }
 }
 

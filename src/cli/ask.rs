@@ -50,7 +50,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> 
         &args.question,
         || {
             let t = Instant::now();
-            let model = args.answer.model_choice().load(runtime, &settings)?;
+            let model = args
+                .answer
+                .model_choice()
+                .load(runtime, &global.llm_settings()?)?;
             load_llm = t.elapsed();
             Ok(Box::new(model))
         },

@@ -217,7 +217,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         "Sources:\n[1] {}\nQuestion: What does this passage say?\nAnswer:",
         texts.first().copied().unwrap_or_default()
     );
-    let options = global.settings().llm;
+    let options = global.llm_settings()?.llm;
     let fast = generation_speed(&original, true, &options, &prompt, args.tokens)?;
     let reference = if args.no_reference {
         None
@@ -265,6 +265,7 @@ fn report(args: &BenchArgs, global: &GlobalArgs, results: &[Measure]) -> Result<
     if args.json {
         super::print_json(&serde_json::json!({
             "threads": global.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            "kernels": dossier_llm::kernel_family().name(),
             "results": results,
         }))?;
     } else {
@@ -287,6 +288,7 @@ fn report(args: &BenchArgs, global: &GlobalArgs, results: &[Measure]) -> Result<
                     .unwrap_or_else(|| "-".into()),
             );
         }
+        println!("LLM CPU kernels: {}", dossier_llm::kernel_family());
     }
     Ok(crate::exit::OK)
 }

@@ -41,7 +41,7 @@ pub fn run(global: &GlobalArgs, args: BenchLlmArgs) -> Result<u8> {
         .with_context(|| format!("reading {}", args.prompt_file.display()))?;
     let path = llm::model_path(args.model.as_deref(), &global.models);
     let file = llm::requantize::fast_variant(&path)?;
-    let mut model = Llm::load_as_is(&file, &global.settings().llm)?;
+    let mut model = Llm::load_as_is(&file, &global.llm_settings()?.llm)?;
     // Greedy and without a repeat penalty, as llama.cpp is run for the comparison.
     let params = GenerationParams {
         max_new_tokens: args.tokens,
@@ -68,6 +68,7 @@ pub fn run(global: &GlobalArgs, args: BenchLlmArgs) -> Result<u8> {
     super::print_json(&serde_json::json!({
         "model": file.display().to_string(),
         "threads": global.threads,
+        "kernels": llm::kernel_family().name(),
         "prompt_tokens": runs[0].prompt_tokens,
         "generated_tokens": runs[0].generated_tokens,
         "prompt_tokens_per_second": best(|r| r.prompt_tokens_per_second),

@@ -39,7 +39,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
     let store = settings.open_store(runtime, false)?;
     let embedder = settings.load_embedder()?;
     let mut retriever = Retriever::open(runtime, store, embedder, &args.rank.ranking())?;
-    let mut model = args.answer.model_choice().load(runtime, &settings)?;
+    let mut model = args
+        .answer
+        .model_choice()
+        .load(runtime, &global.llm_settings()?)?;
     let asker = args.answer.asker(args.k);
 
     let stdin = std::io::stdin();

@@ -39,6 +39,11 @@ pub const SETTINGS: &[(&str, &str)] = &[
          instead of dossier's own, to compare answers and speed",
     ),
     (
+        "DOSSIER_KERNELS",
+        "caps the local LLM's CPU kernel family (avx512-vnni, avx-vnni, avx2, neon-dotprod or \
+         candle; default: the best this CPU runs; `ask -v` and `bench` say which ran)",
+    ),
+    (
         "DOSSIER_BENCH_EXPLAIN",
         "set to anything: `bench` prints the plan of one ANN query",
     ),
@@ -63,14 +68,31 @@ pub fn llm_api_key() -> Option<String> {
     std::env::var("DOSSIER_LLM_API_KEY").ok()
 }
 
-/// How the local LLM runs: `DOSSIER_CANDLE_LLAMA` and `CANDLE_NUM_THREADS`.
-pub fn llm_options() -> dossier_llm::LocalOptions {
-    dossier_llm::LocalOptions {
+/// How the local LLM runs: `DOSSIER_CANDLE_LLAMA`, `CANDLE_NUM_THREADS` and
+/// `DOSSIER_KERNELS` (an unknown family is an error).
+pub fn llm_options() -> anyhow::Result<dossier_llm::LocalOptions> {
+    let kernels = match std::env::var("DOSSIER_KERNELS") {
+        Ok(name) if !name.is_empty() => {
+            Some(dossier_llm::KernelFamily::from_name(&name).ok_or_else(|| {
+                let names: Vec<_> = dossier_llm::KernelFamily::ALL
+                    .iter()
+                    .map(|f| f.name())
+                    .collect();
+                anyhow::anyhow!(
+                    "DOSSIER_KERNELS={name} is not a kernel family; use one of {}",
+                    names.join(", ")
+                )
+            })?)
+        }
+        _ => None,
+    };
+    Ok(dossier_llm::LocalOptions {
         candle_llama: std::env::var_os("DOSSIER_CANDLE_LLAMA").is_some(),
         kernel_threads: std::env::var("CANDLE_NUM_THREADS")
             .ok()
             .and_then(|n| n.parse().ok()),
-    }
+        kernels,
+    })
 }
 
 /// `DOSSIER_BENCH_EXPLAIN`.

@@ -153,7 +153,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     let mut model = if args.answers {
         Some(Llm::load(
             &llm::model_path(args.model.as_deref(), &global.models),
-            &settings.llm,
+            &global.llm_settings()?.llm,
         )?)
     } else {
         None

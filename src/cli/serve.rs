@@ -80,7 +80,7 @@ impl ServeArgs {
 }
 
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ServeArgs) -> Result<u8> {
-    match dossier::serve::run(runtime, &global.settings(), args.config()) {
+    match dossier::serve::run(runtime, &global.llm_settings()?, args.config()) {
         Ok(()) => Ok(crate::exit::OK),
         Err(e) => match e.downcast_ref::<ExposedWithoutToken>() {
             Some(exposed) => {

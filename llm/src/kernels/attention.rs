@@ -9,8 +9,14 @@
 //! prompt), `exp` is vectorised, and the output is written in the (seq, heads × head_dim)
 //! layout the output projection reads.
 
-// AVX-512 intrinsics, called only where `available()` found the CPU features.
+// AVX-512 intrinsics, called only where the chosen family is AVX-512 VNNI; the AVX2 kernel
+// (AVX2 and AVX-VNNI families) is in attention/avx2.rs.
 #![allow(unsafe_code)]
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
@@ -18,6 +24,7 @@ use std::cell::RefCell;
 
 use candle_core::Tensor;
 
+use super::KernelFamily;
 use crate::parts::with_cpu_f32;
 
 /// Which keys a query sees, and how scores are scaled.
@@ -38,16 +45,28 @@ fn supported_head_dim(head_dim: usize) -> bool {
     head_dim.is_multiple_of(16) && (16..=256).contains(&head_dim)
 }
 
-pub(crate) fn available() -> bool {
-    super::int8::available()
+/// Whether `family` has an attention kernel here.
+fn has_kernel(family: KernelFamily) -> bool {
+    family != KernelFamily::Candle && family.runs_here()
 }
 
 /// Attention of queries `q` (1, heads, seq, head_dim), contiguous, over `keys` and
 /// `values` (1, kv_heads, kv_len, head_dim), whose last dimension is contiguous (views of a
 /// cache buffer are). Returns (1, seq, heads × head_dim). `None` where the kernel does not
-/// apply (batch > 1, other dtypes or devices, head sizes, no AVX-512): the caller computes
-/// it with candle.
+/// apply (batch > 1, other dtypes or devices, head sizes, no kernel for the chosen family):
+/// the caller computes it with candle.
 pub(crate) fn attend(
+    q: &Tensor,
+    keys: &Tensor,
+    values: &Tensor,
+    span: Span,
+) -> candle_core::Result<Option<Tensor>> {
+    attend_on(super::family(), q, keys, values, span)
+}
+
+/// `attend` on a given family's kernel.
+fn attend_on(
+    family: KernelFamily,
     q: &Tensor,
     keys: &Tensor,
     values: &Tensor,
@@ -56,7 +75,7 @@ pub(crate) fn attend(
     let (batch, heads, seq, head_dim) = q.dims4()?;
     let (_, kv_heads, kv_len, _) = keys.dims4()?;
     let fits = batch == 1
-        && available()
+        && has_kernel(family)
         && supported_head_dim(head_dim)
         && q.device().is_cpu()
         && [q, keys, values]
@@ -91,7 +110,7 @@ pub(crate) fn attend(
                     value_head_stride: v_strides[1],
                     value_stride: v_strides[2],
                 };
-                Ok(run(q, &cache, shape, span))
+                Ok(run(family, q, &cache, shape, span))
             })
         })
     })?;
@@ -121,7 +140,7 @@ thread_local! {
     static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-fn run(q: &[f32], cache: &Cache, shape: Shape, span: Span) -> Vec<f32> {
+fn run(family: KernelFamily, q: &[f32], cache: &Cache, shape: Shape, span: Span) -> Vec<f32> {
     let Shape {
         heads,
         kv_heads,
@@ -153,7 +172,8 @@ fn run(q: &[f32], cache: &Cache, shape: Shape, span: Span) -> Vec<f32> {
                 let first_head = kv_head * groups;
                 // SAFETY: the kernel reads rows first..=last of this key/value head and the
                 // group's query rows, all inside the slices (checked by `attend`'s shapes),
-                // and writes only this position's row of these query heads' columns.
+                // and writes only this position's row of these query heads' columns; the
+                // family runs on this CPU (`has_kernel`).
                 unsafe {
                     let queries = q.as_ptr().add((first_head * seq + position) * head_dim);
                     let keys = cache
@@ -179,11 +199,17 @@ fn run(q: &[f32], cache: &Cache, shape: Shape, span: Span) -> Vec<f32> {
                         scores: scores.as_mut_ptr(),
                         out,
                     };
-                    match head_dim / 16 {
-                        4 => attend_one::<4>(&job),
-                        8 => attend_one::<8>(&job),
-                        16 => attend_one::<16>(&job),
-                        _ => attend_any(&job, head_dim),
+                    match (family, head_dim / 16) {
+                        (KernelFamily::Avx512Vnni, 4) => attend_one::<4>(&job),
+                        (KernelFamily::Avx512Vnni, 8) => attend_one::<8>(&job),
+                        (KernelFamily::Avx512Vnni, 16) => attend_one::<16>(&job),
+                        (KernelFamily::Avx512Vnni, _) => attend_any(&job, head_dim),
+                        #[cfg(target_arch = "x86_64")]
+                        _ => avx2::attend(&job, head_dim),
+                        #[cfg(target_arch = "aarch64")]
+                        _ => neon::attend(&job, head_dim),
+                        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+                        _ => unreachable!("no attention kernel for {family} here"),
                     }
                 }
             }
@@ -193,6 +219,10 @@ fn run(q: &[f32], cache: &Cache, shape: Shape, span: Span) -> Vec<f32> {
 }
 
 /// One key/value head's group of query heads at one position.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 struct Job {
     queries: *const f32,
     /// From one query head's row to the next head's.
@@ -393,12 +423,12 @@ unsafe fn attend_any(job: &Job, head_dim: usize) {
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn attend_one<const C: usize>(_: &Job) {
-    unreachable!("the attention kernel runs only where available() is true")
+    unreachable!("the AVX-512 attention kernel runs only on x86-64")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn attend_any(_: &Job, _: usize) {
-    unreachable!("the attention kernel runs only where available() is true")
+    unreachable!("the AVX-512 attention kernel runs only on x86-64")
 }
 
 /// Replaces `scores[..n]` by exp(score − largest) and returns their sum.
@@ -452,8 +482,9 @@ unsafe fn exp(x: __m512) -> __m512 {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
+#[allow(dead_code)]
 unsafe fn exp_shifted(_: *mut f32, _: usize, _: f32) -> f32 {
-    unreachable!("the attention kernel runs only where available() is true")
+    unreachable!("the AVX-512 attention kernel runs only on x86-64")
 }
 
 #[cfg(test)]
@@ -518,10 +549,11 @@ mod tests {
 
     #[test]
     fn equals_candles_masked_softmax_attention() {
-        if !available() {
-            eprintln!("no AVX-512 here: nothing to test");
-            return;
-        }
+        let families: Vec<_> = KernelFamily::ALL
+            .into_iter()
+            .filter(|f| has_kernel(*f))
+            .collect();
+        eprintln!("attention families tested here: {families:?}");
         // (heads, kv_heads, seq, head_dim, kv_start, start, window)
         let cases = [
             (9, 3, 37, 64, 0, 0, None),     // a causal prompt, SmolLM2's heads
@@ -549,27 +581,33 @@ mod tests {
                 window,
                 scale: 1.0 / (head_dim as f32).sqrt(),
             };
-            let got = attend(&q, &k, &v, span)
-                .unwrap()
-                .expect("the kernel applies");
             let expected = reference(&q, &k.contiguous().unwrap(), &v.contiguous().unwrap(), span);
-            let difference = (got - &expected)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_keepdim(D::Minus1)
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            assert!(difference < 1e-4, "case {case}: off by {difference}");
+            for &family in &families {
+                let got = attend_on(family, &q, &k, &v, span)
+                    .unwrap()
+                    .expect("the kernel applies");
+                let difference = (got - &expected)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_keepdim(D::Minus1)
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                assert!(
+                    difference < 1e-4,
+                    "{family} case {case}: off by {difference}"
+                );
+            }
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn sixteen_vectors_sum_into_their_own_lanes() {
-        if !available() {
+        if !has_kernel(KernelFamily::Avx512Vnni) {
             return;
         }
         let values: Vec<f32> = (0..256).map(|i| ((i * 37) % 101) as f32 - 50.0).collect();
@@ -590,17 +628,40 @@ mod tests {
 
     #[test]
     fn exp_is_accurate_over_the_softmax_range() {
-        if !available() {
-            return;
+        let families: Vec<_> = [
+            KernelFamily::Avx512Vnni,
+            KernelFamily::Avx2,
+            KernelFamily::NeonDotprod,
+        ]
+        .into_iter()
+        .filter(|f| has_kernel(*f))
+        .collect();
+        for family in families {
+            let mut values: Vec<f32> = (0..=1000).map(|i| -(i as f32) * 0.09).collect();
+            values.push(-200.0);
+            values.push(f32::NEG_INFINITY);
+            let expected: Vec<f32> = values.iter().map(|x| x.exp()).collect();
+            // SAFETY: the family runs here (checked above).
+            let total = unsafe {
+                match family {
+                    #[cfg(target_arch = "x86_64")]
+                    KernelFamily::Avx512Vnni => exp_shifted(values.as_mut_ptr(), values.len(), 0.0),
+                    #[cfg(target_arch = "x86_64")]
+                    _ => avx2::exp_shifted(values.as_mut_ptr(), values.len(), 0.0),
+                    #[cfg(target_arch = "aarch64")]
+                    _ => neon::exp_shifted(values.as_mut_ptr(), values.len(), 0.0),
+                    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+                    _ => unreachable!(),
+                }
+            };
+            for (got, want) in values.iter().zip(&expected) {
+                assert!(
+                    (got - want).abs() <= want * 2e-6 + 1e-38,
+                    "{family}: {got} vs {want}"
+                );
+            }
+            let want_total: f32 = expected.iter().sum();
+            assert!((total - want_total).abs() < want_total * 1e-5, "{family}");
         }
-        let mut values: Vec<f32> = (0..=1000).map(|i| -(i as f32) * 0.09).collect();
-        values.push(-200.0);
-        let expected: Vec<f32> = values.iter().map(|x| x.exp()).collect();
-        let total = unsafe { exp_shifted(values.as_mut_ptr(), values.len(), 0.0) };
-        for (got, want) in values.iter().zip(&expected) {
-            assert!((got - want).abs() <= want * 2e-6 + 1e-38, "{got} vs {want}");
-        }
-        let want_total: f32 = expected.iter().sum();
-        assert!((total - want_total).abs() < want_total * 1e-5);
     }
 }
