@@ -1,18 +1,17 @@
 //! dossier: ask questions of private PDFs with a local LLM. Nothing leaves the machine.
 //!
-//! This binary is the only part that talks to the terminal: it parses the command line,
-//! wires the ingest, store, answer and LLM crates together, and prints results.
+//! This binary is the only part that talks to the terminal: it parses the command line into
+//! the `dossier` library's plain settings, runs the command and prints results.
 
 #![forbid(unsafe_code)]
 
-mod cmd;
-mod retrieve;
-mod serve;
+mod cli;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+
+use cli::args::GlobalArgs;
 
 /// Exit codes, so that scripts can tell outcomes apart.
 pub mod exit {
@@ -30,79 +29,36 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
-const AFTER_HELP: &str = "\
+const EXIT_CODES: &str = "\
 Exit codes: 0 success (including \"the documents do not say\"), 1 error, 2 bad usage,
 3 some files failed to ingest (the rest landed), 4 another process is writing to the
-store, 130 interrupted.
+store, 130 interrupted.";
 
-Environment, besides each option's own: DOSSIER_LLM_API_KEY, the bearer token sent to
---llm-url; CANDLE_NUM_THREADS, the local LLM's kernel threads (default: --threads, else
-RAYON_NUM_THREADS, else every core); DOSSIER_CANDLE_LLAMA (set to anything) runs llama and
-mistral files on candle-transformers' module instead of dossier's own, to compare answers
-and speed; DOSSIER_KERNELS caps the local LLM's CPU kernel family (avx512-vnni, avx-vnni,
-avx2, neon-dotprod or candle; default: the best this CPU runs; `ask -v` and `bench` say
-which ran).
+const OFFLINE: &str =
+    "Nothing is sent over the network: models are read from --models, data stays in --store.";
 
-Nothing is sent over the network: models are read from --models, data stays in --store.";
+/// `-h`: the exit codes; `--help` adds every environment setting (`cli::env`).
+fn after_help() -> String {
+    format!("{EXIT_CODES}\n\nEnvironment settings: see --help.\n\n{OFFLINE}")
+}
+
+fn after_long_help() -> String {
+    format!("{EXIT_CODES}\n\n{}\n{OFFLINE}", cli::env::help())
+}
 
 #[derive(Parser, Debug)]
-#[command(name = "dossier", version, about, after_help = AFTER_HELP)]
+#[command(
+    name = "dossier",
+    version,
+    about,
+    after_help = after_help(),
+    after_long_help = after_long_help()
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
-}
-
-/// Options every command takes.
-#[derive(Args, Debug, Clone)]
-pub struct GlobalArgs {
-    /// The store: a directory (created by `ingest`) or an object-store URI.
-    #[arg(long, global = true, env = "DOSSIER_STORE", default_value = ".dossier")]
-    pub store: String,
-    /// The folder `make models` filled: embed/, runtime/ and llm/.
-    #[arg(long, global = true, env = "DOSSIER_MODELS", default_value = "models")]
-    pub models: PathBuf,
-    /// CPU threads for embedding and generation (default: all cores). On a machine busy
-    /// with other work, fewer threads than cores can generate faster.
-    #[arg(long, global = true, env = "DOSSIER_THREADS")]
-    pub threads: Option<usize>,
-    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Chunk rows from which ingest (and optimize) build the vector index; below it,
-    /// vector search is exact. For tests and measurements.
-    #[arg(long, global = true, hide = true, env = "DOSSIER_VECTOR_INDEX_ROWS")]
-    pub vector_index_rows: Option<usize>,
-}
-
-impl GlobalArgs {
-    /// How the local LLM runs, from the environment that AFTER_HELP describes: the LLM
-    /// crate reads no environment itself.
-    pub fn llm_options(&self) -> anyhow::Result<dossier_llm::LocalOptions> {
-        let kernels = match std::env::var("DOSSIER_KERNELS") {
-            Ok(name) if !name.is_empty() => {
-                Some(dossier_llm::KernelFamily::from_name(&name).ok_or_else(|| {
-                    let names: Vec<_> = dossier_llm::KernelFamily::ALL
-                        .iter()
-                        .map(|f| f.name())
-                        .collect();
-                    anyhow::anyhow!(
-                        "DOSSIER_KERNELS={name} is not a kernel family; use one of {}",
-                        names.join(", ")
-                    )
-                })?)
-            }
-            _ => None,
-        };
-        Ok(dossier_llm::LocalOptions {
-            candle_llama: std::env::var_os("DOSSIER_CANDLE_LLAMA").is_some(),
-            kernel_threads: std::env::var("CANDLE_NUM_THREADS")
-                .ok()
-                .and_then(|n| n.parse().ok()),
-            kernels,
-        })
-    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,40 +67,40 @@ enum Command {
     ///
     /// Unchanged files (same bytes) are skipped; a changed file replaces its old version.
     /// A file that cannot be read gets one line on stderr and the batch goes on.
-    Ingest(cmd::ingest::IngestArgs),
+    Ingest(cli::ingest::IngestArgs),
     /// Find the passages that best match a question, without the LLM.
-    Search(cmd::search::SearchArgs),
+    Search(cli::search::SearchArgs),
     /// Answer a question from the documents with the local LLM, citing file and page.
-    Ask(cmd::ask::AskArgs),
+    Ask(cli::ask::AskArgs),
     /// A conversation: questions from stdin, one a line; follow-ups ("what size was it?")
     /// are searched with the previous question's terms. `exit` or end of input ends it.
-    Chat(cmd::chat::ChatArgs),
+    Chat(cli::chat::ChatArgs),
     /// List the documents in the store.
-    Ls(cmd::ls::LsArgs),
+    Ls(cli::ls::LsArgs),
     /// Remove documents from the store, by path (file or folder) or id prefix.
-    Rm(cmd::rm::RmArgs),
+    Rm(cli::rm::RmArgs),
     /// Compact the store, drop old versions and leftovers of interrupted writes.
-    Optimize(cmd::optimize::OptimizeArgs),
+    Optimize(cli::optimize::OptimizeArgs),
     /// Build or rebuild the vector (ANN) index; ingest builds it by itself past a size.
-    Index(cmd::index::IndexArgs),
+    Index(cli::index::IndexArgs),
     /// Check that every document in the store is whole (chunk rows against records).
-    Check(cmd::check::CheckArgs),
+    Check(cli::check::CheckArgs),
     /// Score retrieval (and, with --answers, answers) against a QA file.
-    Eval(cmd::eval::EvalArgs),
+    Eval(cli::eval::EvalArgs),
     /// Print the text dossier extracts from PDFs, page by page (no store needed).
-    Extract(cmd::extract::ExtractArgs),
+    Extract(cli::extract::ExtractArgs),
     /// Serve the store over HTTP: a JSON API, an OpenAI-compatible chat endpoint and a small
     /// web page at `/`. Loopback only unless a bearer token is set.
-    Serve(serve::ServeArgs),
+    Serve(cli::serve::ServeArgs),
     /// Measure each stage's throughput on this machine against a reference run.
-    Bench(cmd::bench::BenchArgs),
+    Bench(cli::bench::BenchArgs),
     /// The embedder alone on a corpus's chunks: the reference of ingest's throughput.
     #[command(hide = true)]
-    BenchIngest(cmd::bench_ingest::BenchIngestArgs),
+    BenchIngest(cli::bench_ingest::BenchIngestArgs),
     /// The local LLM's prompt and generation speed on a fixed prompt: the dossier side of
     /// bench/llm/llamacpp.py.
     #[command(hide = true)]
-    BenchLlm(cmd::bench_llm::BenchLlmArgs),
+    BenchLlm(cli::bench_llm::BenchLlmArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -193,29 +149,28 @@ fn main() -> ExitCode {
     init_logging(cli.global.verbose);
     install_panic_hook();
     if let Some(threads) = cli.global.threads {
-        // candle's CPU kernels size their pool from this, before any model is loaded.
-        std::env::set_var("RAYON_NUM_THREADS", threads.max(1).to_string());
+        cli::env::set_rayon_threads(threads);
     }
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)
         .and_then(|runtime| match cli.command {
-            Command::Ingest(args) => cmd::ingest::run(&runtime, &cli.global, args),
-            Command::Search(args) => cmd::search::run(&runtime, &cli.global, args),
-            Command::Ask(args) => cmd::ask::run(&runtime, &cli.global, args),
-            Command::Chat(args) => cmd::chat::run(&runtime, &cli.global, args),
-            Command::Ls(args) => cmd::ls::run(&runtime, &cli.global, args),
-            Command::Rm(args) => cmd::rm::run(&runtime, &cli.global, args),
-            Command::Optimize(args) => cmd::optimize::run(&runtime, &cli.global, args),
-            Command::Index(args) => cmd::index::run(&runtime, &cli.global, args),
-            Command::Check(args) => cmd::check::run(&runtime, &cli.global, args),
-            Command::Eval(args) => cmd::eval::run(&runtime, &cli.global, args),
-            Command::Extract(args) => cmd::extract::run(&runtime, &cli.global, args),
-            Command::Serve(args) => serve::run(&runtime, &cli.global, args),
-            Command::Bench(args) => cmd::bench::run(&runtime, &cli.global, args),
-            Command::BenchIngest(args) => cmd::bench_ingest::run(&runtime, &cli.global, args),
-            Command::BenchLlm(args) => cmd::bench_llm::run(&cli.global, args),
+            Command::Ingest(args) => cli::ingest::run(&runtime, &cli.global, args),
+            Command::Search(args) => cli::search::run(&runtime, &cli.global, args),
+            Command::Ask(args) => cli::ask::run(&runtime, &cli.global, args),
+            Command::Chat(args) => cli::chat::run(&runtime, &cli.global, args),
+            Command::Ls(args) => cli::ls::run(&runtime, &cli.global, args),
+            Command::Rm(args) => cli::rm::run(&runtime, &cli.global, args),
+            Command::Optimize(args) => cli::optimize::run(&runtime, &cli.global, args),
+            Command::Index(args) => cli::index::run(&runtime, &cli.global, args),
+            Command::Check(args) => cli::check::run(&runtime, &cli.global, args),
+            Command::Eval(args) => cli::eval::run(&runtime, &cli.global, args),
+            Command::Extract(args) => cli::extract::run(&runtime, &cli.global, args),
+            Command::Serve(args) => cli::serve::run(&runtime, &cli.global, args),
+            Command::Bench(args) => cli::bench::run(&runtime, &cli.global, args),
+            Command::BenchIngest(args) => cli::bench_ingest::run(&runtime, &cli.global, args),
+            Command::BenchLlm(args) => cli::bench_llm::run(&cli.global, args),
         });
     match result {
         Ok(code) => ExitCode::from(code),

@@ -38,12 +38,12 @@ pub struct Retriever {
 }
 
 impl Retriever {
-    /// Opens retrieval over `store`, ranked as the command line's `rank` flags say.
+    /// Opens retrieval over `store`, ranked as `ranking` says.
     pub fn open(
         runtime: &Runtime,
         store: Store,
         embedder: Embedder,
-        rank: &RankArgs,
+        ranking: &Ranking,
     ) -> Result<Self> {
         let spec = EmbeddingSpec {
             model: embedder.model_name().to_owned(),
@@ -64,8 +64,8 @@ impl Retriever {
         Ok(Self {
             store,
             embedder,
-            options: rank.options(),
-            one_per_page: !rank.all_chunks,
+            options: ranking.search.clone(),
+            one_per_page: ranking.one_per_page,
         })
     }
 
@@ -83,11 +83,31 @@ impl Retriever {
         vector: &[f32],
         k: usize,
     ) -> Result<Vec<Passage>> {
-        Ok(self
-            .rank(runtime, question, vector, k)?
-            .into_iter()
-            .map(|r| r.passage)
-            .collect())
+        self.passages(runtime, question, vector, k, self.one_per_page)
+    }
+
+    /// The `k` best chunks for `question`, best first, several of a page if they rank so
+    /// (whatever [`Retriever::one_per_page`] says).
+    pub fn search_all_chunks(
+        &self,
+        runtime: &Runtime,
+        question: &str,
+        vector: &[f32],
+        k: usize,
+    ) -> Result<Vec<Passage>> {
+        self.passages(runtime, question, vector, k, false)
+    }
+
+    fn passages(
+        &self,
+        runtime: &Runtime,
+        question: &str,
+        vector: &[f32],
+        k: usize,
+        one_per_page: bool,
+    ) -> Result<Vec<Passage>> {
+        let ranked = self.rank_pages(runtime, question, vector, k, one_per_page)?;
+        Ok(ranked.into_iter().map(|r| r.passage).collect())
     }
 
     /// [`Retriever::search`] with each passage's ranking.
@@ -98,8 +118,19 @@ impl Retriever {
         vector: &[f32],
         k: usize,
     ) -> Result<Vec<Ranked>> {
+        self.rank_pages(runtime, question, vector, k, self.one_per_page)
+    }
+
+    fn rank_pages(
+        &self,
+        runtime: &Runtime,
+        question: &str,
+        vector: &[f32],
+        k: usize,
+        one_per_page: bool,
+    ) -> Result<Vec<Ranked>> {
         // Room for the chunks that share a page with a better one.
-        let pool = if self.one_per_page { k * 2 + 10 } else { k };
+        let pool = if one_per_page { k * 2 + 10 } else { k };
         let hits = runtime.block_on(self.store.search(vector, question, pool, &self.options))?;
         let ranked: Vec<Ranked> = hits
             .into_iter()
@@ -131,7 +162,7 @@ impl Retriever {
                 }
             })
             .collect();
-        let mut ranked = if self.one_per_page {
+        let mut ranked = if one_per_page {
             best_per_page(ranked)
         } else {
             ranked
@@ -192,35 +223,19 @@ fn best_per_page(ranked: Vec<Ranked>) -> Vec<Ranked> {
         .collect()
 }
 
-/// Retrieval flags shared by search, ask and eval.
-#[derive(clap::Args, Debug, Clone)]
-pub struct RankArgs {
-    /// How passages are ranked: vector (embedding cosine), text (BM25 on the words) or
-    /// hybrid (both, fused by reciprocal rank).
-    #[arg(long, default_value_t = SearchOptions::default().mode)]
-    pub mode: dossier_store::SearchMode,
-    /// Hybrid: candidates taken from each list before fusion.
-    #[arg(long, default_value_t = SearchOptions::default().candidates, hide_short_help = true)]
-    pub candidates: usize,
-    /// Hybrid: the reciprocal-rank fusion constant k (a hit at rank r adds weight/(k + r)).
-    #[arg(long, default_value_t = SearchOptions::default().rrf_k, hide_short_help = true)]
-    pub rrf_k: f32,
-    /// Hybrid: weight of the full-text list against the vector list's 1.
-    #[arg(long, default_value_t = SearchOptions::default().text_weight, hide_short_help = true)]
-    pub text_weight: f32,
-    /// Return every matching chunk of a page, not only the page's best one.
-    #[arg(long, hide_short_help = true)]
-    pub all_chunks: bool,
+/// How retrieval ranks: the store's search options, and whether a page gives one passage.
+#[derive(Debug, Clone)]
+pub struct Ranking {
+    pub search: SearchOptions,
+    /// Only the best passage of each page (see [`Retriever::one_per_page`]).
+    pub one_per_page: bool,
 }
 
-impl RankArgs {
-    pub fn options(&self) -> SearchOptions {
-        SearchOptions {
-            mode: self.mode,
-            candidates: self.candidates,
-            rrf_k: self.rrf_k,
-            vector_weight: SearchOptions::default().vector_weight,
-            text_weight: self.text_weight,
+impl Default for Ranking {
+    fn default() -> Self {
+        Self {
+            search: SearchOptions::default(),
+            one_per_page: true,
         }
     }
 }

@@ -16,7 +16,6 @@ use lopdf::{Document, Object, ObjectId};
 
 /// When to OCR a page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum OcrMode {
     /// Pages without a text layer, when `tesseract` is on PATH.
     #[default]

@@ -16,7 +16,8 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::AppState;
-use crate::cmd::ask::{self, Response as Answer};
+use crate::pipeline::Response as Answer;
+use crate::report::{self, millis, AnswerReport, Hits, SearchTimings, Timings};
 use crate::retrieve::Passage;
 
 /// An error as JSON (`{"error": {"message", "type"}}`, the shape OpenAI clients expect).
@@ -117,7 +118,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> ApiResult<Json<serde_
     let waiting = state.max_queue - state.ask_slots.available_permits();
     Ok(Json(serde_json::json!({
         "status": "ok",
-        "store": state.global.store,
+        "store": state.settings.store,
         "documents": documents.len(),
         "chunks": documents.iter().map(|d| u64::from(d.chunks)).sum::<u64>(),
         "model": state.model_name,
@@ -146,7 +147,7 @@ pub async fn search(
     let Json(request) = body?;
     let query = check_question(&request.query)?;
     let k = request.k.unwrap_or(5).clamp(1, 50);
-    let mut options = state.rank.options();
+    let mut options = state.ranking.search.clone();
     if let Some(mode) = &request.mode {
         options.mode = mode.parse().map_err(ApiError::bad_request)?;
     }
@@ -163,14 +164,13 @@ pub async fn search(
         let search = t.elapsed();
         let mode = retriever.options.mode.to_string();
         retriever.options = saved;
-        let timings = serde_json::json!({
-            "embed_ms": crate::cmd::millis(embed),
-            "search_ms": crate::cmd::millis(search),
-            "total_ms": crate::cmd::millis(started.elapsed()),
-        });
-        Ok(crate::cmd::search::hits_json(
-            &query, &mode, &ranked?, timings,
-        ))
+        let timings = SearchTimings {
+            load_ms: None,
+            embed_ms: millis(embed),
+            search_ms: millis(search),
+            total_ms: millis(started.elapsed()),
+        };
+        Ok(report::json(&Hits::new(&query, &mode, ranked?, timings)))
     })
     .await
     .map_err(ApiError::internal)?
@@ -208,7 +208,7 @@ pub async fn ask(
     };
     if !request.stream {
         let answered = asked.run(slot, None).await?;
-        return Ok(Json(answered.json).into_response());
+        return Ok(Json(report::json(&answered.report)).into_response());
     }
     let events = asked.stream(slot, |token| {
         Event::default()
@@ -220,7 +220,7 @@ pub async fn ask(
             Streamed::Token(event) => event,
             Streamed::Done(Ok(answered)) => Event::default()
                 .event("answer")
-                .data(answered.json.to_string()),
+                .data(report::json(&answered.report).to_string()),
             Streamed::Done(Err(e)) => Event::default()
                 .event("error")
                 .data(serde_json::json!({"error": {"message": e.message}}).to_string()),
@@ -261,7 +261,7 @@ pub(crate) struct Asking {
 
 /// A question's outcome: the `ask --json` object, and the answer when the model wrote one.
 pub(crate) struct Answered {
-    pub json: serde_json::Value,
+    pub report: AnswerReport,
     pub answer: Option<Answer>,
 }
 
@@ -284,37 +284,38 @@ impl Asking {
         let started = Instant::now();
         let mut retriever = state.retrievers.take().await;
         let runtime = state.store_runtime.clone();
-        let (question, k, policy) = (self.question.clone(), state.k, state.policy);
+        let (question, asker) = (self.question.clone(), state.asker.clone());
         let retrieved = tokio::task::spawn_blocking(move || {
-            ask::retrieve(&runtime, &mut retriever, &question, k, &policy)
+            asker.retrieve(&runtime, &mut retriever, &question)
         })
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
 
-        let (json, answer) = if let Some(reason) = &retrieved.refusal {
-            let mut timings = retrieved.timings();
-            timings["total_ms"] = crate::cmd::millis(started.elapsed()).into();
+        let (report, answer) = if let Some(reason) = &retrieved.refusal {
+            let timings = Timings {
+                total_ms: Some(millis(started.elapsed())),
+                ..Timings::of(&retrieved)
+            };
             (
-                ask::refusal_json(&self.question, &retrieved.passages, reason, timings),
+                AnswerReport::refused(&self.question, &retrieved.passages, reason, timings),
                 None,
             )
         } else {
             let mut generator = state.generator.clone().lock_owned().await;
-            let mut options = state.options.clone();
+            let mut asker = state.asker.clone();
             if let Some(cap) = self.max_tokens {
-                options.max_tokens = options.max_tokens.min(cap.max(1));
+                asker.options.max_tokens = asker.options.max_tokens.min(cap.max(1));
             }
             let question = self.question.clone();
             let passages = retrieved.passages.clone();
             let generated_at = Instant::now();
             let response = tokio::task::spawn_blocking(move || {
                 let generator = &mut *generator;
-                ask::generate_answer(
+                asker.generate(
                     &mut generator.model,
                     &question,
                     &passages,
-                    &options,
                     Some(&mut generator.embedder),
                     // A closed stream means the client went away: stop generating.
                     // Only checked sentences are sent; "" asks whether to go on.
@@ -333,18 +334,17 @@ impl Asking {
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?;
             self.note_answer_time(generated_at.elapsed().as_secs_f64());
-            let json = if response.refused {
-                ask::refused_after_generation_json(&self.question, &retrieved.passages, &response)
-            } else {
-                let mut timings = retrieved.timings();
-                timings["total_ms"] = crate::cmd::millis(started.elapsed()).into();
-                ask::answer_json(&self.question, &response, &state.model_name, timings)
+            let timings = Timings {
+                total_ms: Some(millis(started.elapsed())),
+                ..Timings::of(&retrieved)
             };
-            (json, Some(response))
+            let report =
+                AnswerReport::generated(&self.question, &retrieved.passages, &response, timings);
+            (report, Some(response))
         };
         drop(slot);
-        self.audit(&json, &retrieved.passages);
-        Ok(Answered { json, answer })
+        self.audit(&report, &retrieved.passages);
+        Ok(Answered { report, answer })
     }
 
     /// [`Asking::run`] as a stream: each checked piece of the answer as `token(piece)` makes
@@ -389,18 +389,15 @@ impl Asking {
         *recent = 0.7 * *recent + 0.3 * seconds;
     }
 
-    fn audit(&self, json: &serde_json::Value, passages: &[Passage]) {
+    fn audit(&self, report: &AnswerReport, passages: &[Passage]) {
         let Some(audit) = &self.state.audit else {
             return;
         };
-        let cited: Vec<serde_json::Value> = json["citations"]
-            .as_array()
-            .map(|c| {
-                c.iter()
-                    .map(|c| serde_json::json!({"file": c["file"], "page": c["page"]}))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let cited: Vec<serde_json::Value> = report
+            .citations()
+            .iter()
+            .map(|c| serde_json::json!({"file": c.file, "page": c.page}))
+            .collect();
         let closest: Vec<serde_json::Value> = passages
             .iter()
             .take(3)
@@ -412,7 +409,7 @@ impl Asking {
                 "event": "ask",
                 "endpoint": self.endpoint,
                 "question": self.question,
-                "refused": json["refused"],
+                "refused": report.is_refused(),
                 "cited": cited,
                 "retrieved": closest,
             }),
@@ -431,8 +428,8 @@ async fn documents(state: &Arc<AppState>) -> ApiResult<Vec<dossier_store::Docume
 
 pub async fn list_documents(
     State(state): State<Arc<AppState>>,
-) -> ApiResult<Json<Vec<crate::cmd::ls::Listed>>> {
-    Ok(Json(crate::cmd::ls::listing(documents(&state).await?)))
+) -> ApiResult<Json<Vec<crate::report::Listed>>> {
+    Ok(Json(crate::report::listing(documents(&state).await?)))
 }
 
 /// A document id as the store writes them (hex digits); anything else never reaches it.
@@ -646,10 +643,10 @@ async fn child(
     };
     let mut run = tokio::process::Command::new(exe);
     run.arg("--store")
-        .arg(&state.global.store)
+        .arg(&state.settings.store)
         .arg("--models")
-        .arg(&state.global.models);
-    if let Some(threads) = state.global.threads {
+        .arg(&state.settings.models);
+    if let Some(threads) = state.settings.threads {
         run.arg("--threads").arg(threads.to_string());
     }
     run.args(command)
@@ -671,7 +668,7 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 async fn reopen_stores(state: &Arc<AppState>) -> ApiResult<()> {
     let count = state.retrievers.len();
     let runtime = state.store_runtime.clone();
-    let uri = state.global.store.clone();
+    let uri = state.settings.store.clone();
     let mut stores = tokio::task::spawn_blocking(move || {
         (0..count)
             .map(|_| runtime.block_on(dossier_store::Store::open(&uri, false)))

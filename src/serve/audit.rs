@@ -47,7 +47,7 @@ impl AuditLog {
         if let Some(object) = event.as_object_mut() {
             object.insert(
                 "time".to_owned(),
-                crate::cmd::ls::utc_time(i64::try_from(now.as_millis()).unwrap_or(i64::MAX)).into(),
+                crate::report::utc_time(i64::try_from(now.as_millis()).unwrap_or(i64::MAX)).into(),
             );
             object.insert("client".to_owned(), client.into());
         }

@@ -26,72 +26,68 @@ use anyhow::{bail, Context, Result};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use clap::Args;
-use dossier_answer::RefusalPolicy;
+use dossier_ingest::Embedder;
 use dossier_llm as llm;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
-use crate::cmd::ask::{AnswerArgs, AnswerOptions};
-use crate::retrieve::{RankArgs, Retriever};
-use crate::GlobalArgs;
-use dossier_ingest::Embedder;
+use crate::pipeline::{Asker, ModelChoice};
+use crate::retrieve::{Ranking, Retriever};
+use crate::Settings;
 
-#[derive(Args, Debug)]
-pub struct ServeArgs {
-    /// Address and port to listen on. Anything but a loopback address also needs --token or
-    /// --token-file: the store is confidential.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
-    /// Bearer token every request must carry (`Authorization: Bearer TOKEN`), except the
-    /// static page at `/`, which asks for it.
-    #[arg(long, env = "DOSSIER_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Read the bearer token from this file (first line), so that it stays out of `ps`.
-    #[arg(long, conflicts_with = "token")]
-    token_file: Option<PathBuf>,
-    /// Passages retrieved per question (as `ask -k`).
-    #[arg(short, long, default_value_t = 4)]
-    k: usize,
-    /// How answers are generated and checked (as for `ask`); a request may ask for a
-    /// shorter answer than --max-tokens.
-    #[command(flatten)]
-    answer: AnswerArgs,
-    /// Questions that may wait for the model, counting the one being answered; more get
-    /// 503 with Retry-After.
-    #[arg(long, default_value_t = 8)]
-    max_queue: usize,
+/// How the server runs: `dossier serve`'s options, as plain values.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address and port to listen on; anything but loopback needs a token.
+    pub addr: SocketAddr,
+    /// Bearer token every request must carry, except the static page at `/`.
+    pub token: Option<String>,
+    /// Read the bearer token from this file (first line) when `token` is not given.
+    pub token_file: Option<PathBuf>,
+    /// Which model answers.
+    pub model: ModelChoice,
+    /// The answer path (passages per question, refusal, generation); a request may ask for
+    /// fewer tokens than its `options.max_tokens`.
+    pub asker: Asker,
+    /// Questions that may wait for the model, counting the one being answered.
+    pub max_queue: usize,
     /// Retrievers (embedder + store handle) serving searches side by side.
-    #[arg(long, default_value_t = 2)]
-    searchers: usize,
-    /// Requests per minute one client address may make (429 past it); 0: no limit.
-    #[arg(long, default_value_t = 600)]
-    rate_limit: u32,
-    /// Largest PDF upload, in MiB (413 past it).
-    #[arg(long, default_value_t = 64)]
-    max_upload_mb: u64,
-    /// Where uploaded PDFs are kept [default: STORE/uploads for a store directory; uploads
-    /// are refused when the store is an object-store URI and this is not given].
-    #[arg(long)]
-    uploads: Option<PathBuf>,
-    /// Append-only JSON-lines audit log: time, client, question, documents cited, uploads
-    /// and deletions [default: STORE/audit.jsonl for a store directory].
-    #[arg(long)]
-    audit_log: Option<PathBuf>,
+    pub searchers: usize,
+    /// Requests per minute one client address may make; 0: no limit.
+    pub rate_limit: u32,
+    /// Largest PDF upload, in MiB.
+    pub max_upload_mb: u64,
+    /// Where uploaded PDFs are kept (default: STORE/uploads for a store directory).
+    pub uploads: Option<PathBuf>,
+    /// The audit log (default: STORE/audit.jsonl for a store directory).
+    pub audit_log: Option<PathBuf>,
     /// Keep no audit log.
-    #[arg(long, conflicts_with = "audit_log")]
-    no_audit: bool,
-    #[command(flatten)]
-    rank: RankArgs,
+    pub no_audit: bool,
+    /// How retrieval ranks.
+    pub ranking: Ranking,
 }
+
+/// [`run`] refuses to listen beyond loopback without a token: the store is confidential.
+#[derive(Debug)]
+pub struct ExposedWithoutToken(pub SocketAddr);
+
+impl std::fmt::Display for ExposedWithoutToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "listening on {} would expose the store beyond this machine; give --token or --token-file (or listen on 127.0.0.1)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ExposedWithoutToken {}
 
 /// What every request handler shares.
 pub(crate) struct AppState {
-    global: GlobalArgs,
-    k: usize,
-    policy: RefusalPolicy,
-    options: AnswerOptions,
-    rank: RankArgs,
+    settings: Settings,
+    asker: Asker,
+    ranking: Ranking,
     /// Store work runs on its own runtime: the retrieval code blocks on it from worker
     /// threads, which the server's runtime must not do.
     store_runtime: Arc<Runtime>,
@@ -119,7 +115,9 @@ pub(crate) struct Generator {
     embedder: Embedder,
 }
 
-pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ServeArgs) -> Result<u8> {
+/// Serves `settings`' store until Ctrl-C. Listening beyond loopback without a token is the
+/// error [`ExposedWithoutToken`].
+pub fn run(runtime: &Runtime, settings: &Settings, args: ServeConfig) -> Result<()> {
     let token = match (&args.token, &args.token_file) {
         (Some(t), _) => Some(t.trim().to_owned()),
         (None, Some(path)) => Some(read_token(path)?),
@@ -129,11 +127,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ServeArgs) -> Result<u8
         bail!("the token is shorter than 16 characters; use a long random one (e.g. `openssl rand -hex 32`)");
     }
     if !args.addr.ip().is_loopback() && token.is_none() {
-        eprintln!(
-            "error: listening on {} would expose the store beyond this machine; give --token or --token-file (or listen on 127.0.0.1)",
-            args.addr
-        );
-        return Ok(crate::exit::USAGE);
+        return Err(ExposedWithoutToken(args.addr).into());
     }
 
     let store_runtime = Arc::new(
@@ -145,24 +139,24 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ServeArgs) -> Result<u8
             .context("starting the store runtime")?,
     );
     // A new server may start on an empty store and fill it by uploads.
-    let local_store = !global.store.contains("://");
+    let local_store = !settings.store.contains("://");
     let mut retrievers = Vec::new();
     for _ in 0..args.searchers.max(1) {
-        let store = crate::cmd::open_store(&store_runtime, global, local_store)?;
-        let embedder = crate::cmd::load_embedder(global)?;
-        let retriever = Retriever::open(&store_runtime, store, embedder, &args.rank)?;
+        let store = settings.open_store(&store_runtime, local_store)?;
+        let embedder = settings.load_embedder()?;
+        let retriever = Retriever::open(&store_runtime, store, embedder, &args.ranking)?;
         retrievers.push(retriever);
     }
-    let model = args.answer.load_model(&store_runtime, global)?;
+    let model = args.model.load(&store_runtime, settings)?;
     let model_name = llm::ChatModel::name(&model).to_owned();
     let generator = Generator {
         model,
-        embedder: crate::cmd::load_embedder(global)?,
+        embedder: settings.load_embedder()?,
     };
 
     let uploads = match (&args.uploads, local_store) {
         (Some(dir), _) => Some(dir.clone()),
-        (None, true) => Some(Path::new(&global.store).join("uploads")),
+        (None, true) => Some(Path::new(&settings.store).join("uploads")),
         (None, false) => None,
     };
     if let Some(dir) = &uploads {
@@ -175,7 +169,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ServeArgs) -> Result<u8
         match (&args.audit_log, local_store) {
             (Some(path), _) => Some(audit::AuditLog::open(path)?),
             (None, true) => Some(audit::AuditLog::open(
-                &Path::new(&global.store).join("audit.jsonl"),
+                &Path::new(&settings.store).join("audit.jsonl"),
             )?),
             (None, false) => {
                 tracing::warn!("no --audit-log given for an object-store URI: nothing is audited");
@@ -185,11 +179,12 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ServeArgs) -> Result<u8
     };
 
     let state = Arc::new(AppState {
-        global: global.clone(),
-        k: args.k.max(1),
-        policy: args.answer.policy(),
-        options: args.answer.options(),
-        rank: args.rank.clone(),
+        settings: settings.clone(),
+        asker: Asker {
+            k: args.asker.k.max(1),
+            ..args.asker.clone()
+        },
+        ranking: args.ranking.clone(),
         store_runtime,
         retrievers: Arc::new(guard::Pool::new(retrievers)),
         generator: Arc::new(tokio::sync::Mutex::new(generator)),
@@ -207,8 +202,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ServeArgs) -> Result<u8
         recent_answer_seconds: Mutex::new(10.0),
     });
 
-    runtime.block_on(serve(state, args.addr))?;
-    Ok(crate::exit::OK)
+    runtime.block_on(serve(state, args.addr))
 }
 
 fn read_token(path: &Path) -> Result<String> {
@@ -261,7 +255,7 @@ async fn serve(state: Arc<AppState>, addr: SocketAddr) -> Result<()> {
     let bound = listener.local_addr()?;
     eprintln!(
         "dossier serve: listening on http://{bound} (store {}, model {}{})",
-        state.global.store,
+        state.settings.store,
         state.model_name,
         if state.token.is_some() {
             ", bearer token required"

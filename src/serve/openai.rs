@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::api::{ask_slot, check_question, Answered, ApiError, Asking, Streamed};
 use super::AppState;
+use crate::report::{self, FinishReason};
 
 /// The one model this server offers, whatever GGUF answers behind it.
 const MODEL_ID: &str = "dossier";
@@ -118,8 +119,8 @@ pub async fn chat_completions(
                 "finish_reason": finish,
             }],
             "usage": usage(&answered),
-            "citations": answered.json["citations"],
-            "dossier": answered.json,
+            "citations": report::json(&answered.report.citations()),
+            "dossier": report::json(&answered.report),
         }))
         .into_response());
     }
@@ -149,8 +150,8 @@ pub async fn chat_completions(
                 // sources follow them, and the last chunk carries the citations as data.
                 let (tail, finish) = streamed_tail(&answered);
                 let mut last = chunk(serde_json::json!({}), Some(finish));
-                last["citations"] = answered.json["citations"].clone();
-                last["dossier"] = answered.json.clone();
+                last["citations"] = report::json(&answered.report.citations());
+                last["dossier"] = report::json(&answered.report);
                 let mut events = Vec::new();
                 if !tail.is_empty() {
                     events.push(chunk(serde_json::json!({ "content": tail }), None));
@@ -181,7 +182,7 @@ fn final_content(answered: &Answered) -> (String, &'static str) {
     match &answered.answer {
         Some(response) if !response.refused => (
             format!("{}{}", response.cited_answer(), sources(answered)),
-            finish_reason(response.stats.finish_reason),
+            finish_reason(response.finish()),
         ),
         _ => (refusal_text(answered), "stop"),
     }
@@ -210,7 +211,7 @@ fn streamed_tail(answered: &Answered) -> (String, &'static str) {
             };
             (
                 format!("{note}{}", sources(answered)),
-                finish_reason(response.stats.finish_reason),
+                finish_reason(response.finish()),
             )
         }
         Some(response) if !response.shown.is_empty() => (
@@ -225,27 +226,18 @@ fn streamed_tail(answered: &Answered) -> (String, &'static str) {
 }
 
 fn refusal_text(answered: &Answered) -> String {
-    match answered.json["refusal_reason"].as_str() {
+    match answered.report.refusal_reason() {
         Some(reason) => format!("{} ({reason})", answer::REFUSAL),
         None => answer::REFUSAL.to_owned(),
     }
 }
 
 fn sources(answered: &Answered) -> String {
-    let Some(citations) = answered.json["citations"].as_array() else {
-        return String::new();
-    };
-    let lines: Vec<String> = citations
+    let lines: Vec<String> = answered
+        .report
+        .citations()
         .iter()
-        .map(|c| {
-            format!(
-                "[{}] {}, p. {} — \"{}\"",
-                c["n"],
-                c["file"].as_str().unwrap_or(""),
-                c["page"],
-                c["quote"].as_str().unwrap_or("")
-            )
-        })
+        .map(|c| format!("[{}] {}, p. {} — \"{}\"", c.n, c.file, c.page, c.quote))
         .collect();
     if lines.is_empty() {
         String::new()
@@ -254,11 +246,11 @@ fn sources(answered: &Answered) -> String {
     }
 }
 
-fn finish_reason(reason: &str) -> &'static str {
-    if reason == "length" {
-        "length"
-    } else {
-        "stop"
+/// OpenAI's finish reasons: an interrupted answer was stopped, as one at its end token.
+fn finish_reason(reason: FinishReason) -> &'static str {
+    match reason {
+        FinishReason::Length => "length",
+        FinishReason::Stop | FinishReason::Interrupted => "stop",
     }
 }
 

@@ -24,7 +24,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: OptimizeArgs) -> Result
         Ok(lock) => lock,
         Err(code) => return Ok(code),
     };
-    let store = super::open_store(runtime, global, false)?;
+    let store = global.settings().open_store(runtime, false)?;
     let before = runtime.block_on(store.health())?;
     let started = Instant::now();
     let after = runtime

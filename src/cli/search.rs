@@ -4,10 +4,12 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
-use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use crate::retrieve::{RankArgs, Ranked, Retriever};
+use dossier::report::{self, millis, Hits, SearchTimings};
+use dossier::retrieve::Retriever;
+
+use super::args::RankArgs;
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -25,19 +27,12 @@ pub struct SearchArgs {
     rank: RankArgs,
 }
 
-#[derive(Serialize)]
-struct Numbered<'a> {
-    rank: usize,
-    #[serde(flatten)]
-    ranked: &'a Ranked,
-}
-
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u8> {
     let started = Instant::now();
-    let store = super::open_store(runtime, global, false)?;
-    let embedder = super::load_embedder(global)?;
+    let store = global.settings().open_store(runtime, false)?;
+    let embedder = global.settings().load_embedder()?;
     let load = started.elapsed();
-    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
+    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank.ranking())?;
 
     let t = Instant::now();
     let vector = retriever.embed_question(&args.question)?;
@@ -47,18 +42,15 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
     let search = t.elapsed();
 
     if args.json {
-        let timings = serde_json::json!({
-            "load_ms": super::millis(load),
-            "embed_ms": super::millis(embed),
-            "search_ms": super::millis(search),
-            "total_ms": super::millis(started.elapsed()),
-        });
-        super::print_json(&hits_json(
-            &args.question,
-            &retriever.options.mode.to_string(),
-            &ranked,
-            timings,
-        ))?;
+        let timings = SearchTimings {
+            load_ms: Some(millis(load)),
+            embed_ms: millis(embed),
+            search_ms: millis(search),
+            total_ms: millis(started.elapsed()),
+        };
+        let mode = retriever.options.mode.to_string();
+        let hits = Hits::new(&args.question, &mode, ranked, timings);
+        super::print_json(&report::json(&hits))?;
         return Ok(crate::exit::OK);
     }
     if ranked.is_empty() {
@@ -72,30 +64,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: SearchArgs) -> Result<u
             p.page,
             p.score
         );
-        println!("   {}", super::one_line(&p.text, 300));
+        println!("   {}", report::one_line(&p.text, 300));
     }
     Ok(crate::exit::OK)
-}
-
-/// `search --json`'s object, also the HTTP API's.
-pub fn hits_json(
-    query: &str,
-    mode: &str,
-    ranked: &[Ranked],
-    timings: serde_json::Value,
-) -> serde_json::Value {
-    let hits: Vec<Numbered> = ranked
-        .iter()
-        .enumerate()
-        .map(|(i, ranked)| Numbered {
-            rank: i + 1,
-            ranked,
-        })
-        .collect();
-    serde_json::json!({
-        "query": query,
-        "mode": mode,
-        "hits": hits,
-        "timings": timings,
-    })
 }

@@ -18,15 +18,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use dossier_ingest::{embed, Chunker, Embedder, EmbedderFiles, ExtractOptions, PreparedDocument};
-use dossier_store::{ChunkRecord, DocumentRecord, EmbeddingSpec, Store};
+use dossier_store::{EmbeddingSpec, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::runtime::Runtime;
 
+use dossier::ingest::{chunk_records, document_record, embedding_texts};
+
+use super::args::OcrArg;
 use super::catalog::{self, Catalog, Changes};
 use super::outcome::{self, FileReport, How, Outcome, Seen};
 use crate::GlobalArgs;
@@ -40,8 +43,8 @@ pub struct IngestArgs {
     #[arg(long, env = "DOSSIER_PDF_PASSWORD", hide_env_values = true)]
     password: Option<String>,
     /// OCR pages that have no text layer: auto (when `tesseract` is installed), never, always.
-    #[arg(long, value_enum, default_value_t = dossier_ingest::OcrMode::Auto)]
-    ocr: dossier_ingest::OcrMode,
+    #[arg(long, value_enum, default_value_t = OcrArg::Auto)]
+    ocr: OcrArg,
     /// Chunk size limit in embedding tokens (the model reads at most 256, 2 go to markers).
     #[arg(long, default_value_t = 254, value_parser = clap::value_parser!(u16).range(16..=254))]
     chunk_tokens: u16,
@@ -137,6 +140,9 @@ struct Copy {
 }
 
 /// Anything → writer.
+// Not boxed: the large variant carries a document's chunks and vectors, which are on the
+// heap already; the channel holds a few events at a time.
+#[allow(clippy::large_enum_variant)]
 enum Event {
     /// Bytes already in the store (by id).
     Known {
@@ -197,10 +203,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IngestArgs) -> Result<u
     )?);
     let extract_options = Arc::new(ExtractOptions {
         password: args.password.clone(),
-        ocr: args.ocr,
+        ocr: args.ocr.into(),
         ..Default::default()
     });
-    let mut store = super::open_store(runtime, global, true)?;
+    let mut store = global.settings().open_store(runtime, true)?;
     runtime.block_on(store.ensure_embedding(&EmbeddingSpec {
         model: embedders[0].model_name().to_owned(),
         dimension: embedders[0].dimension(),
@@ -580,28 +586,6 @@ impl EmbedStage {
         }
         Ok(out)
     }
-}
-
-/// What the embedder reads for each chunk of a document (see
-/// [`dossier_ingest::text_for_embedding`]), in chunk order.
-pub fn embedding_texts(document: &PreparedDocument) -> Vec<String> {
-    let file_name = document
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    document
-        .chunks
-        .iter()
-        .map(|c| {
-            dossier_ingest::text_for_embedding(
-                document.title.as_deref(),
-                &file_name,
-                c.page,
-                &c.text,
-            )
-        })
-        .collect()
 }
 
 /// Stage 3: batches embedded documents into commits and keeps the report.
@@ -991,41 +975,4 @@ fn maybe_optimize(runtime: &Runtime, store: &Store, commits: usize) -> Result<bo
         started.elapsed().as_secs_f64()
     );
     Ok(true)
-}
-
-pub(crate) fn document_record(prepared: &PreparedDocument, path: &str) -> DocumentRecord {
-    DocumentRecord {
-        doc_id: prepared.id.clone(),
-        paths: vec![path.to_owned()],
-        title: prepared.title.clone(),
-        size_bytes: prepared.size_bytes,
-        pages: prepared.page_count,
-        chunks: prepared.chunks.len() as u32,
-        pages_without_text: prepared.pages_without_text.len() as u32,
-        ingested_at_ms: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0),
-    }
-}
-
-pub(crate) fn chunk_records(
-    prepared: &PreparedDocument,
-    vectors: Vec<Vec<f32>>,
-) -> Vec<ChunkRecord> {
-    prepared
-        .chunks
-        .iter()
-        .zip(vectors)
-        .map(|(chunk, vector)| ChunkRecord {
-            doc_id: prepared.id.clone(),
-            page: chunk.page,
-            chunk_index: chunk.index,
-            char_start: chunk.char_start,
-            char_end: chunk.char_end,
-            text: chunk.text.clone(),
-            vector,
-            ocr: chunk.ocr,
-        })
-        .collect()
 }

@@ -1,136 +1,20 @@
-//! `dossier ask`: retrieve, decide whether the documents can answer, generate, cite.
+//! The answer path: question → passages → refusal or generation → checked answer.
+//!
+//! Shared by `ask`, `chat`, `eval --answers` and `serve`, so that eval measures what users get.
+//! Nothing here writes to the terminal.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use clap::Args;
 use dossier_answer::{self as answer, RefusalPolicy};
+use dossier_ingest::Embedder;
 use dossier_llm::{self as llm, ChatMessage, ChatModel, GenerationParams};
-use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use crate::retrieve::{Passage, RankArgs, Retriever};
-use crate::GlobalArgs;
-use dossier_ingest::Embedder;
-
-#[derive(Args, Debug)]
-pub struct AskArgs {
-    /// The question, in your own words.
-    question: String,
-    /// Passages retrieved; the best ones that fit the model's context go into the prompt.
-    #[arg(short, long, default_value_t = 4)]
-    k: usize,
-    #[command(flatten)]
-    answer: AnswerArgs,
-    /// Print JSON ({answer, refused, sentences: [{text, supported, citations: [n]}],
-    /// citations: [{n, file, page, quote, score}], timings}).
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    rank: RankArgs,
-}
-
-#[derive(Serialize)]
-pub struct Citation {
-    /// Its number in the answer: sentences cite `[n]`.
-    pub n: usize,
-    /// The number its passage had in the prompt.
-    pub source: usize,
-    pub file: String,
-    pub path: String,
-    /// Every path of the cited document (the same content under several names); `path` is
-    /// the one the question named, else the first.
-    pub paths: Vec<String>,
-    pub page: u32,
-    pub quote: String,
-    pub score: f32,
-}
-
-pub fn run(runtime: &Runtime, global: &GlobalArgs, args: AskArgs) -> Result<u8> {
-    let started = Instant::now();
-    super::watch_interrupts();
-    let store = super::open_store(runtime, global, false)?;
-    let embedder = super::load_embedder(global)?;
-    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
-    let load_retrieval = started.elapsed();
-
-    let policy = args.answer.policy();
-    let retrieved = retrieve(runtime, &mut retriever, &args.question, args.k, &policy)?;
-    let passages = &retrieved.passages;
-    if let Some(reason) = &retrieved.refusal {
-        let mut timings = retrieved.timings();
-        timings["load_ms"] = super::millis(load_retrieval).into();
-        timings["total_ms"] = super::millis(started.elapsed()).into();
-        let json = refusal_json(&args.question, passages, reason, timings);
-        if args.json {
-            super::print_json(&json)?;
-        } else {
-            print_refusal(passages, reason);
-        }
-        return Ok(crate::exit::OK);
-    }
-
-    let t = Instant::now();
-    let mut model = args.answer.load_model(runtime, global)?;
-    let load_llm = t.elapsed();
-
-    let options = args.answer.options();
-    let stream = !args.json;
-    let mut stdout = std::io::stdout();
-    let response = generate_answer(
-        &mut model,
-        &args.question,
-        passages,
-        &options,
-        Some(&mut retriever.embedder),
-        |piece| {
-            if stream {
-                let _ = write!(stdout, "{piece}");
-                let _ = stdout.flush();
-            }
-            !super::interrupted()
-        },
-    )?;
-    if stream && !response.shown.is_empty() {
-        println!();
-    }
-    let stats = &response.stats;
-
-    if response.refused {
-        if stream {
-            print_refused_after_generation(&response);
-        } else {
-            super::print_json(&refused_after_generation_json(
-                &args.question,
-                passages,
-                &response,
-            ))?;
-        }
-        return Ok(crate::exit::OK);
-    }
-
-    let mut timings = retrieved.timings();
-    timings["load_retrieval_ms"] = super::millis(load_retrieval).into();
-    timings["load_llm_ms"] = super::millis(load_llm).into();
-    timings["total_ms"] = super::millis(started.elapsed()).into();
-    if args.json {
-        super::print_json(&answer_json(
-            &args.question,
-            &response,
-            model.name(),
-            timings,
-        ))?;
-    } else {
-        print_checked(&response, global.verbose);
-    }
-    Ok(if stats.finish_reason == "interrupted" {
-        crate::exit::INTERRUPTED
-    } else {
-        crate::exit::OK
-    })
-}
+use crate::report::{one_line, AnswerSentence, Citation, FinishReason, SentenceSource};
+use crate::retrieve::{Passage, Retriever};
+use crate::Settings;
 
 /// A question's passages and whether to refuse it, before any generation.
 pub struct Retrieved {
@@ -141,117 +25,168 @@ pub struct Retrieved {
     pub search_time: Duration,
 }
 
-impl Retrieved {
-    pub fn timings(&self) -> serde_json::Value {
-        serde_json::json!({
-            "embed_ms": super::millis(self.embed_time),
-            "search_ms": super::millis(self.search_time),
+/// The answer path for one question: retrieve → refuse? → generate → check. One `Asker`
+/// serves `ask`, `chat`, `eval --answers` and `serve`, so that each runs the same sequence
+/// and eval measures what users get.
+#[derive(Debug, Clone)]
+pub struct Asker {
+    /// Passages the model answers from (the best ones).
+    pub k: usize,
+    /// When a question is refused before generation.
+    pub policy: RefusalPolicy,
+    /// How the answer is generated.
+    pub options: AnswerOptions,
+}
+
+impl Default for Asker {
+    /// `dossier ask`'s defaults: the model answers from the best 4 passages.
+    fn default() -> Self {
+        Self {
+            k: 4,
+            policy: RefusalPolicy::default(),
+            options: AnswerOptions::default(),
+        }
+    }
+}
+
+/// A question's passages, and the answer when the model was asked for one.
+pub struct Asked {
+    pub retrieved: Retrieved,
+    /// `None`: refused before generation (`retrieved.refusal` says why).
+    pub response: Option<Response>,
+}
+
+impl Asker {
+    /// Embeds `question`, finds its `k` best passages and decides whether the documents can
+    /// answer it. A few more passages than the model sees are searched for the refusal's
+    /// key-term check.
+    pub fn retrieve(
+        &self,
+        runtime: &Runtime,
+        retriever: &mut Retriever,
+        question: &str,
+    ) -> Result<Retrieved> {
+        let mut retrieved = self.retrieve_top(runtime, retriever, question, self.k.max(10))?;
+        retrieved.passages.truncate(self.k);
+        Ok(retrieved)
+    }
+
+    /// [`Asker::retrieve`] keeping all `n` passages the refusal was decided on.
+    pub fn retrieve_top(
+        &self,
+        runtime: &Runtime,
+        retriever: &mut Retriever,
+        question: &str,
+        n: usize,
+    ) -> Result<Retrieved> {
+        let t = Instant::now();
+        let vector = retriever.embed_question(question)?;
+        let embed_time = t.elapsed();
+        let t = Instant::now();
+        let passages = retriever.search(runtime, question, &vector, n)?;
+        let search_time = t.elapsed();
+        let refusal = self.refusal(question, &passages, || {
+            if retriever.one_per_page {
+                let chunks = retriever.search_all_chunks(runtime, question, &vector, 10)?;
+                Ok(Some(chunks))
+            } else {
+                Ok(None)
+            }
+        })?;
+        Ok(Retrieved {
+            passages,
+            refusal,
+            embed_time,
+            search_time,
+        })
+    }
+
+    /// Whether to refuse `question`, given its `passages`. A key term missing from them is
+    /// looked for once more in `other_chunks` (the ten best chunks before one-per-page
+    /// collapsing: the chunk that holds it may have lost to a better one of its page; `None`
+    /// when the passages are those chunks already), which is called only then.
+    pub fn refusal(
+        &self,
+        question: &str,
+        passages: &[Passage],
+        other_chunks: impl FnOnce() -> Result<Option<Vec<Passage>>>,
+    ) -> Result<Option<answer::Refusal>> {
+        let refusal = self.policy.refusal(question, passages, &[]);
+        if !matches!(refusal, Some(answer::Refusal::MissingTerm(_))) {
+            return Ok(refusal);
+        }
+        Ok(match other_chunks()? {
+            Some(wider) => self.policy.refusal(question, passages, &wider),
+            None => refusal,
+        })
+    }
+
+    /// Generates and checks the answer from `passages` (see [`generate_answer`] for what
+    /// `on_text` receives).
+    pub fn generate(
+        &self,
+        model: &mut dyn ChatModel,
+        question: &str,
+        passages: &[Passage],
+        embedder: Option<&mut Embedder>,
+        on_text: impl FnMut(&str) -> bool,
+    ) -> Result<Response> {
+        generate_answer(model, question, passages, &self.options, embedder, on_text)
+    }
+
+    /// The whole path: retrieval, then, unless it refused, the model `load` gives (called
+    /// only then) generates with the retriever's embedder checking its sentences.
+    pub fn ask<M: ChatModel, G: std::ops::DerefMut<Target = M>>(
+        &self,
+        runtime: &Runtime,
+        retriever: &mut Retriever,
+        question: &str,
+        load: impl FnOnce() -> Result<G>,
+        on_text: impl FnMut(&str) -> bool,
+    ) -> Result<Asked> {
+        let retrieved = self.retrieve(runtime, retriever, question)?;
+        if retrieved.refusal.is_some() {
+            return Ok(Asked {
+                retrieved,
+                response: None,
+            });
+        }
+        let mut model = load()?;
+        let response = self.generate(
+            &mut *model,
+            question,
+            &retrieved.passages,
+            Some(&mut retriever.embedder),
+            on_text,
+        )?;
+        Ok(Asked {
+            retrieved,
+            response: Some(response),
         })
     }
 }
 
-/// Embeds `question`, finds its `k` best passages and decides whether the documents can
-/// answer it. Shared by `ask`, `chat` and `serve`.
-pub fn retrieve(
-    runtime: &Runtime,
-    retriever: &mut Retriever,
-    question: &str,
-    k: usize,
-    policy: &RefusalPolicy,
-) -> Result<Retrieved> {
-    let t = Instant::now();
-    let vector = retriever.embed_question(question)?;
-    let embed_time = t.elapsed();
-    let t = Instant::now();
-    // A few more passages than the model sees, for the refusal's key-term check.
-    let mut passages = retriever.search(runtime, question, &vector, k.max(10))?;
-    let search_time = t.elapsed();
-    let refusal = decide_refusal(runtime, retriever, policy, question, &vector, &passages)?;
-    passages.truncate(k);
-    Ok(Retrieved {
-        passages,
-        refusal,
-        embed_time,
-        search_time,
-    })
-}
-
-/// Whether to refuse `question`, given its `passages`. A key term missing from them is
-/// looked for once more in the ten best chunks before one-per-page collapsing (the chunk
-/// that holds it may have lost to a better one of its page).
-pub fn decide_refusal(
-    runtime: &Runtime,
-    retriever: &mut Retriever,
-    policy: &RefusalPolicy,
-    question: &str,
-    vector: &[f32],
-    passages: &[Passage],
-) -> Result<Option<answer::Refusal>> {
-    let refusal = policy.refusal(question, passages, &[]);
-    if !matches!(refusal, Some(answer::Refusal::MissingTerm(_))) || !retriever.one_per_page {
-        return Ok(refusal);
-    }
-    retriever.one_per_page = false;
-    let wider = retriever.search(runtime, question, vector, 10);
-    retriever.one_per_page = true;
-    Ok(policy.refusal(question, passages, &wider?))
-}
-
-/// The flags that say how answers are generated and checked, shared by `ask`, `chat` and
-/// `serve` so that each means the same everywhere.
-#[derive(Args, Debug, Clone)]
-pub struct AnswerArgs {
-    /// A GGUF model to answer with (llama, mistral, qwen2, qwen3 or gemma3 architecture).
-    #[arg(long, env = "DOSSIER_MODEL")]
+/// Which model writes the answers: the local GGUF (`model`, else the default in the models
+/// folder) or, with `llm_url`, an OpenAI-compatible server the user runs.
+#[derive(Debug, Clone, Default)]
+pub struct ModelChoice {
+    /// A GGUF file (llama, mistral, qwen2, qwen3 or gemma3 architecture).
     pub model: Option<PathBuf>,
-    /// Generate on an OpenAI-compatible server you run (llama.cpp's llama-server, vLLM),
-    /// e.g. http://gpu-box:8080, instead of the local GGUF. Retrieval and the answer check
-    /// stay here; questions and evidence sentences are sent to that server, so use one on
-    /// your own network. A bearer token is taken from DOSSIER_LLM_API_KEY.
-    #[arg(long, env = "DOSSIER_LLM_URL", value_name = "URL")]
+    /// The server's base URL, e.g. `http://gpu-box:8080`.
     pub llm_url: Option<String>,
-    /// Cap on an answer's length, in tokens.
-    #[arg(long, default_value_t = 160)]
-    pub max_tokens: usize,
-    /// Sampling temperature; 0 is greedy (reproducible).
-    #[arg(long, default_value_t = 0.0)]
-    pub temperature: f64,
-    /// Evidence sentences, picked from the passages, that the model answers from.
-    #[arg(long, default_value_t = 6)]
-    pub evidence: usize,
-    /// Refuse when the best passage's similarity is below this (0..1).
-    #[arg(long, default_value_t = RefusalPolicy::default().min_score)]
-    pub min_score: f32,
-    /// Do not refuse questions whose numbers or acronyms no retrieved passage mentions.
-    #[arg(long, hide = true)]
-    pub no_key_terms: bool,
+    /// The bearer token sent to `llm_url`.
+    pub api_key: Option<String>,
 }
 
-impl AnswerArgs {
-    pub fn policy(&self) -> RefusalPolicy {
-        RefusalPolicy {
-            min_score: self.min_score,
-            key_terms: !self.no_key_terms,
-        }
-    }
-
-    pub fn options(&self) -> AnswerOptions {
-        AnswerOptions {
-            max_tokens: self.max_tokens,
-            temperature: self.temperature,
-            evidence_sentences: self.evidence,
-            evidence_cosine: EVIDENCE_COSINE,
-        }
-    }
-
-    /// The local GGUF, or the user's server with `--llm-url`.
-    pub fn load_model(&self, runtime: &Runtime, global: &GlobalArgs) -> Result<llm::Generator> {
+impl ModelChoice {
+    /// The local GGUF, or the user's server with `llm_url`.
+    pub fn load(&self, runtime: &Runtime, settings: &Settings) -> Result<llm::Generator> {
         llm::Generator::load(
             self.llm_url.as_deref(),
-            std::env::var("DOSSIER_LLM_API_KEY").ok(),
+            self.api_key.clone(),
             self.model.as_deref(),
-            &global.models,
-            &global.llm_options()?,
+            &settings.models,
+            &settings.llm,
             runtime.handle().clone(),
         )
     }
@@ -271,21 +206,22 @@ pub struct AnswerOptions {
 /// The default weight of embedding cosine in evidence scoring.
 pub const EVIDENCE_COSINE: f32 = 1.0;
 
-/// One sentence of the model's answer as checked against the evidence.
-#[derive(Serialize, Debug, Clone)]
-pub struct AnswerSentence {
-    pub text: String,
-    /// Backed by the evidence; unsupported sentences are left out of the shown answer.
-    pub supported: bool,
-    /// The `n` of the citations that back it.
-    pub citations: Vec<usize>,
-    /// "model", or "evidence" for the evidence sentence shown when no model sentence was
-    /// supported.
-    pub source: &'static str,
+impl Default for AnswerOptions {
+    /// `dossier ask`'s defaults: 160 tokens, greedy, six evidence sentences.
+    fn default() -> Self {
+        Self {
+            max_tokens: 160,
+            temperature: 0.0,
+            evidence_sentences: 6,
+            evidence_cosine: EVIDENCE_COSINE,
+        }
+    }
 }
 
 /// A generated answer: refused when the model itself said the sources do not answer.
 pub struct Response {
+    /// The name of the model that wrote it.
+    pub model: String,
     /// What is shown: the supported sentences of the model's answer, else the best
     /// evidence sentence.
     pub answer: String,
@@ -310,12 +246,21 @@ pub struct Response {
 }
 
 impl Response {
+    /// Why the generation ended.
+    pub fn finish(&self) -> FinishReason {
+        FinishReason::of(&self.stats)
+    }
+
     /// Model sentences left out of the answer because the evidence does not back them.
     pub fn dropped(&self) -> usize {
+        self.left_out().count()
+    }
+
+    /// The model's sentences that the evidence does not back, in order.
+    pub fn left_out(&self) -> impl Iterator<Item = &AnswerSentence> {
         self.sentences
             .iter()
-            .filter(|s| s.source == "model" && !s.supported)
-            .count()
+            .filter(|s| s.source == SentenceSource::Model && !s.supported)
     }
 
     /// The shown answer with each sentence followed by its citation markers.
@@ -338,15 +283,14 @@ impl Response {
 
 /// Prompts the model with evidence sentences selected from `passages`, checks each sentence
 /// of the answer against the evidence and attaches the quotes that back it. `embedder`, when
-/// given, adds embedding similarity to the check. Shared by `ask`, `chat`, `eval --answers`
-/// and `serve`, so that eval measures what users get.
+/// given, adds embedding similarity to the check.
 ///
 /// `on_text` receives the answer as it may be shown, never the model's draft: a sentence is
 /// passed on once it is complete and the support check has passed it (with its citation
 /// marks), the rest after the check of the whole answer; when no sentence is supported, the
 /// evidence quote shown instead is the first thing it receives. It is also called with `""`
 /// for every piece the model writes, so that returning `false` stops the generation.
-pub fn generate_answer(
+fn generate_answer(
     model: &mut dyn ChatModel,
     question: &str,
     passages: &[Passage],
@@ -375,7 +319,7 @@ pub fn generate_answer(
             passage = e.passage,
             score = e.score,
             "evidence: {}",
-            super::one_line(&e.sentence, 200)
+            one_line(&e.sentence, 200)
         );
     }
     let user_prompt = answer::build_evidence_prompt(question, passages, &evidence);
@@ -398,6 +342,7 @@ pub fn generate_answer(
         on_text("")
     })?;
     let mut response = check_answer(question, passages, &evidence, text, stats, embedder);
+    response.model = model.name().to_owned();
     // What the check of the whole answer shows: the streamed sentences and the rest, or
     // something else (then the caller shows the final answer after saying so).
     let fin = if response.refused {
@@ -432,6 +377,7 @@ fn check_answer(
 ) -> Response {
     let text = text.trim().to_owned();
     let refused = |text: String, stats: llm::GenerationStats, reason: answer::Refusal| Response {
+        model: String::new(),
         answer: answer::REFUSAL.to_owned(),
         model_text: text,
         refused: true,
@@ -458,7 +404,7 @@ fn check_answer(
             supported = c.supported,
             restates = c.restates,
             "answer sentence: {}",
-            super::one_line(&c.text, 200)
+            one_line(&c.text, 200)
         );
     }
 
@@ -474,7 +420,7 @@ fn check_answer(
                 .iter()
                 .map(|&j| citation_number(&mut cited, j))
                 .collect(),
-            source: "model",
+            source: SentenceSource::Model,
         })
         .collect();
     let supported = checks.iter().any(|c| c.supported);
@@ -498,7 +444,7 @@ fn check_answer(
             text: evidence[best].sentence.clone(),
             supported: true,
             citations: vec![n],
-            source: "evidence",
+            source: SentenceSource::Evidence,
         });
         evidence[best].sentence.clone()
     };
@@ -521,6 +467,7 @@ fn check_answer(
         })
         .collect();
     Response {
+        model: String::new(),
         answer: answer_text,
         model_text: text,
         refused: false,
@@ -683,148 +630,6 @@ fn similarities(
     )
 }
 
-pub fn closest(passages: &[Passage]) -> Vec<serde_json::Value> {
-    passages
-        .iter()
-        .take(3)
-        .map(|p| {
-            serde_json::json!({
-                "file": p.file_name, "path": p.path, "paths": p.paths, "page": p.page,
-                "score": p.score, "text": super::one_line(&p.text, 300),
-            })
-        })
-        .collect()
-}
-
-/// After the streamed answer (checked sentences only): a revision when the whole answer's
-/// check changed what was shown, a note on what was left out (with `-v`, the sentences
-/// themselves, marked), and the sources.
-pub fn print_checked(response: &Response, verbose: u8) {
-    if response.revised {
-        println!(
-            "\n(Revised after checking the whole answer:)\n{}",
-            response.cited_answer()
-        );
-    }
-    if response.dropped() > 0 {
-        let hint = if verbose > 0 { ":" } else { "; -v shows them" };
-        if response.supported {
-            println!(
-                "\n({} sentence(s) of the model's answer left out: the sources do not back them{hint})",
-                response.dropped()
-            );
-        } else {
-            println!("\n(The model's own answer is not backed by the sources, so the answer above is their text{hint})");
-        }
-        if verbose > 0 {
-            for s in response
-                .sentences
-                .iter()
-                .filter(|s| s.source == "model" && !s.supported)
-            {
-                println!("  ✗ {}", s.text);
-            }
-        }
-    }
-    println!("\nSources:");
-    for c in &response.citations {
-        println!("[{}] {}, p. {} — \"{}\"", c.n, c.file, c.page, c.quote);
-    }
-}
-
-/// The model declined after all (or nothing it said could be shown): the refusal, after
-/// whatever checked sentences were already shown.
-pub fn print_refused_after_generation(response: &Response) {
-    if response.revised {
-        println!("\n(On checking the whole answer:) {}", answer::REFUSAL);
-    } else {
-        println!("{}", answer::REFUSAL);
-    }
-}
-
-/// `ask --json`'s answer object, also the HTTP API's: `timings` gains the generation's.
-pub fn answer_json(
-    question: &str,
-    response: &Response,
-    model: &str,
-    mut timings: serde_json::Value,
-) -> serde_json::Value {
-    let stats = &response.stats;
-    timings["prompt_ms"] = (stats.prompt_seconds * 1e3).round().into();
-    timings["generate_ms"] = (stats.generation_seconds * 1e3).round().into();
-    serde_json::json!({
-        "question": question,
-        "answer": response.answer,
-        "refused": false,
-        "supported": response.supported,
-        "model_answer": response.model_text,
-        "sentences": response.sentences,
-        "citations": response.citations,
-        "model": model,
-        "usage": stats,
-        "timings": timings,
-    })
-}
-
-/// `ask --json`'s object for a question refused before generation.
-pub fn refusal_json(
-    question: &str,
-    passages: &[Passage],
-    reason: &answer::Refusal,
-    timings: serde_json::Value,
-) -> serde_json::Value {
-    serde_json::json!({
-        "question": question,
-        "answer": answer::REFUSAL,
-        "refused": true,
-        "refusal_reason": reason.to_string(),
-        "sentences": [],
-        "citations": [],
-        "closest": closest(passages),
-        "timings": timings,
-    })
-}
-
-/// `ask --json`'s object when the model itself said the sources do not answer.
-pub fn refused_after_generation_json(
-    question: &str,
-    passages: &[Passage],
-    response: &Response,
-) -> serde_json::Value {
-    serde_json::json!({
-        "question": question,
-        "answer": answer::REFUSAL,
-        "model_answer": response.model_text,
-        "refused": true,
-        "refusal_reason": response
-            .refusal
-            .as_ref()
-            .unwrap_or(&answer::Refusal::ModelDeclined)
-            .to_string(),
-        "sentences": [],
-        "citations": [],
-        "closest": closest(passages),
-        "usage": response.stats,
-    })
-}
-
-/// The refusal on a terminal, with the passages that came closest.
-pub fn print_refusal(passages: &[Passage], reason: &answer::Refusal) {
-    println!("{} ({reason})", answer::REFUSAL);
-    if !passages.is_empty() {
-        println!("\nClosest passages (not enough to answer):");
-        for p in passages.iter().take(3) {
-            println!(
-                "- {}, p. {} (score {:.2}): {}",
-                p.file_name,
-                p.page,
-                p.score,
-                super::one_line(&p.text, 160)
-            );
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -930,6 +735,77 @@ mod tests {
         )
         .unwrap();
         (response, shown)
+    }
+
+    fn asker() -> Asker {
+        Asker {
+            k: 4,
+            policy: RefusalPolicy::default(),
+            options: options(),
+        }
+    }
+
+    #[test]
+    fn the_asker_refuses_when_retrieval_finds_nothing() {
+        let refusal = asker()
+            .refusal(QUESTION, &[], || {
+                panic!("no second look for a weak retrieval")
+            })
+            .unwrap();
+        assert_eq!(refusal, Some(answer::Refusal::WeakRetrieval));
+    }
+
+    #[test]
+    fn a_missing_key_term_is_looked_for_in_the_pages_other_chunks() {
+        let question = "What does clause 14.3 say about notice for convenience?";
+        let missing = asker().refusal(question, &passages(), || Ok(None)).unwrap();
+        assert_eq!(missing, Some(answer::Refusal::MissingTerm("14.3".into())));
+        let mut other = passages().remove(0);
+        other.chunk_index = 7;
+        other.text = "14.3 Notice for convenience is given in writing.".into();
+        let found = asker()
+            .refusal(question, &passages(), || Ok(Some(vec![other])))
+            .unwrap();
+        assert_eq!(found, None);
+    }
+
+    #[test]
+    fn the_asker_shows_only_supported_sentences_and_the_model_sees_only_evidence() {
+        let mut model = dossier_llm::Scripted::new(
+            "Either Party may terminate this Agreement for convenience by giving at least 120 days' written notice. The customer must also pay a penalty of 900 dollars.",
+        );
+        let mut shown = String::new();
+        let response = asker()
+            .generate(&mut model, QUESTION, &passages(), None, |piece| {
+                shown.push_str(piece);
+                true
+            })
+            .unwrap();
+        assert!(!response.refused && response.supported);
+        assert_eq!(response.model, "scripted");
+        assert_eq!(response.dropped(), 1);
+        assert_eq!(shown, response.cited_answer());
+        assert!(
+            shown.contains("120 days") && !shown.contains("900"),
+            "{shown}"
+        );
+        assert_eq!(response.citations.len(), 1);
+        assert_eq!(response.citations[0].quote, NOTICE);
+        assert_eq!(response.citations[0].page, 4);
+        let prompt = &model.prompts[0][1].content;
+        assert!(prompt.contains(NOTICE), "{prompt}");
+    }
+
+    #[test]
+    fn a_model_that_declines_gives_the_refusal_and_no_citations() {
+        let mut model = dossier_llm::Scripted::new("The documents do not contain the answer.");
+        let response = asker()
+            .generate(&mut model, QUESTION, &passages(), None, |_| true)
+            .unwrap();
+        assert!(response.refused);
+        assert_eq!(response.answer, answer::REFUSAL);
+        assert!(response.citations.is_empty() && response.shown.is_empty());
+        assert_eq!(response.refusal, Some(answer::Refusal::ModelDeclined));
     }
 
     #[test]

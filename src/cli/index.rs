@@ -48,7 +48,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: IndexArgs) -> Result<u8
         Ok(lock) => lock,
         Err(code) => return Ok(code),
     };
-    let store = super::open_store(runtime, global, false)?;
+    let store = global.settings().open_store(runtime, false)?;
     let chunks = runtime.block_on(store.count_chunks())?;
     let started = Instant::now();
     let action = if args.refresh {

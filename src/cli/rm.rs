@@ -50,7 +50,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: RmArgs) -> Result<u8> {
         Ok(lock) => lock,
         Err(code) => return Ok(code),
     };
-    let store = super::open_store(runtime, global, false)?;
+    let store = global.settings().open_store(runtime, false)?;
     let documents = runtime.block_on(store.documents())?;
     let targets: Vec<Target> = args
         .targets

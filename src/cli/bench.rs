@@ -124,7 +124,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         .collect();
     let ann = ann_bench(&args)?;
     if args.search_only {
-        let mut embedder = super::load_embedder(global)?;
+        let mut embedder = global.settings().load_embedder()?;
         for &rows in &args.search_rows {
             results.extend(search::at_scale(
                 runtime,
@@ -138,10 +138,10 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
     }
 
     // Embedding, batched against one at a time.
-    let mut embedder = super::load_embedder(global)?;
+    let mut embedder = global.settings().load_embedder()?;
     let inputs: Vec<String> = documents
         .iter()
-        .flat_map(super::ingest::embedding_texts)
+        .flat_map(dossier::ingest::embedding_texts)
         .collect();
     let texts: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let started = Instant::now();
@@ -176,8 +176,8 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
     let started = Instant::now();
     for doc in &documents {
         let doc_vectors: Vec<Vec<f32>> = vectors.by_ref().take(doc.chunks.len()).collect();
-        let record = super::ingest::document_record(doc, &doc.path.to_string_lossy());
-        let chunks = super::ingest::chunk_records(doc, doc_vectors);
+        let record = dossier::ingest::document_record(doc, &doc.path.to_string_lossy());
+        let chunks = dossier::ingest::chunk_records(doc, doc_vectors);
         runtime.block_on(store.put_document(&record, &chunks))?;
     }
     results.push(measure(
@@ -217,7 +217,7 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: BenchArgs) -> Result<u8
         "Sources:\n[1] {}\nQuestion: What does this passage say?\nAnswer:",
         texts.first().copied().unwrap_or_default()
     );
-    let options = global.llm_options()?;
+    let options = global.llm_settings()?.llm;
     let fast = generation_speed(&original, true, &options, &prompt, args.tokens)?;
     let reference = if args.no_reference {
         None

@@ -390,7 +390,7 @@ pub fn at_scale(
             let approximate = top_ids(runtime, &store, &recall_queries)?;
             let ms = latencies(runtime, &store, SearchMode::Vector, &questions, rounds)?;
             // Where a query's time goes, operator by operator (partitions probed, rows read).
-            if i == 0 && std::env::var_os("DOSSIER_BENCH_EXPLAIN").is_some() {
+            if i == 0 && crate::cli::env::bench_explain() {
                 let plan = runtime.block_on(store.analyze_vector_search(&questions[0].1, 50))?;
                 eprintln!("{plan}");
             }

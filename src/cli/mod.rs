@@ -1,5 +1,6 @@
-//! One module per subcommand, plus what they share.
+//! One module per subcommand, plus what they share: the flags (`args`) and terminal helpers.
 
+pub mod args;
 pub mod ask;
 pub mod bench;
 pub mod bench_ingest;
@@ -7,6 +8,7 @@ pub mod bench_llm;
 pub mod catalog;
 pub mod chat;
 pub mod check;
+pub mod env;
 pub mod eval;
 pub mod extract;
 pub mod index;
@@ -16,14 +18,13 @@ pub mod optimize;
 pub mod outcome;
 pub mod rm;
 pub mod search;
+pub mod serve;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
-use dossier_ingest::{Embedder, EmbedderFiles};
 use dossier_store::{Store, StoreError, WriteLock};
 use serde::Serialize;
-use tokio::runtime::Runtime;
 
 use crate::GlobalArgs;
 
@@ -49,34 +50,6 @@ pub fn interrupted() -> bool {
 pub fn clear_interrupt() {
     INTERRUPTED.store(false, Ordering::SeqCst);
     INTERRUPTS.store(0, Ordering::SeqCst);
-}
-
-pub fn load_embedder(global: &GlobalArgs) -> Result<Embedder> {
-    let files = EmbedderFiles::in_models_dir(&global.models);
-    Embedder::load(&files, global.threads).context("loading the embedding model")
-}
-
-/// Opens `--store`: a directory, or an object-store URI (`s3://bucket/prefix`) whose
-/// credentials, region and endpoint come from the usual AWS environment variables.
-pub fn open_store(runtime: &Runtime, global: &GlobalArgs, create: bool) -> Result<Store> {
-    let object_store = dossier_store::local_dir(&global.store).is_none();
-    let mut store = runtime
-        .block_on(Store::open(&global.store, create))
-        .with_context(|| {
-            if object_store {
-                format!(
-                    "opening the store {} (credentials and endpoint from AWS_ACCESS_KEY_ID, \
-                     AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP)",
-                    global.store
-                )
-            } else {
-                format!("opening the store {}", global.store)
-            }
-        })?;
-    if let Some(rows) = global.vector_index_rows {
-        store.set_vector_index_rows(rows);
-    }
-    Ok(store)
 }
 
 /// Takes the store's write lock for `command`. `Ok(Err(code))`: another writer holds it and
@@ -118,19 +91,4 @@ pub fn lock_store(
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
-}
-
-pub fn millis(duration: std::time::Duration) -> f64 {
-    (duration.as_secs_f64() * 1e5).round() / 100.0
-}
-
-/// Text on one line, cut to `max` characters, for terminal listings.
-pub fn one_line(text: &str, max: usize) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() <= max {
-        flat
-    } else {
-        let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
 }

@@ -11,11 +11,11 @@ use clap::Args;
 use dossier_answer as answer;
 use tokio::runtime::Runtime;
 
-use super::ask::{
-    generate_answer, print_checked, print_refused_after_generation, refusal_json, retrieve,
-    AnswerArgs,
-};
-use crate::retrieve::{RankArgs, Retriever};
+use dossier::report::{self, AnswerReport, ChatAnswer, FinishReason, Timings};
+use dossier::retrieve::Retriever;
+
+use super::args::{AnswerArgs, RankArgs};
+use super::ask::{print_checked, print_refused_after_generation};
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -35,12 +35,15 @@ pub struct ChatArgs {
 
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8> {
     super::watch_interrupts();
-    let store = super::open_store(runtime, global, false)?;
-    let embedder = super::load_embedder(global)?;
-    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
-    let mut model = args.answer.load_model(runtime, global)?;
-    let policy = args.answer.policy();
-    let options = args.answer.options();
+    let settings = global.settings();
+    let store = settings.open_store(runtime, false)?;
+    let embedder = settings.load_embedder()?;
+    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank.ranking())?;
+    let mut model = args
+        .answer
+        .model_choice()
+        .load(runtime, &global.llm_settings()?)?;
+    let asker = args.answer.asker(args.k);
 
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
@@ -71,27 +74,12 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
             println!("(searching for: {query})");
         }
 
-        let retrieved = retrieve(runtime, &mut retriever, &query, args.k, &policy)?;
-        let passages = retrieved.passages;
-        if let Some(reason) = retrieved.refusal {
-            if args.json {
-                let mut json = refusal_json(&query, &passages, &reason, serde_json::json!({}));
-                json["question"] = question.into();
-                json["query"] = query.clone().into();
-                print_line(&json)?;
-            } else {
-                println!("{} ({reason})\n", answer::REFUSAL);
-            }
-            continue;
-        }
-
         let stream = !args.json;
-        let response = generate_answer(
-            &mut model,
+        let asked = asker.ask(
+            runtime,
+            &mut retriever,
             &query,
-            &passages,
-            &options,
-            Some(&mut retriever.embedder),
+            || Ok(&mut model),
             |piece| {
                 if stream {
                     let _ = write!(stdout, "{piece}");
@@ -100,14 +88,24 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: ChatArgs) -> Result<u8>
                 !super::interrupted()
             },
         )?;
-        let stopped = response.stats.finish_reason == "interrupted";
+        let Some(response) = asked.response else {
+            let passages = &asked.retrieved.passages;
+            let reason = asked.retrieved.refusal.expect("refused before generation");
+            if args.json {
+                let mut report =
+                    AnswerReport::refused(question, passages, &reason, Timings::default());
+                if let AnswerReport::Refused(refused) = &mut report {
+                    refused.query = Some(query.clone());
+                }
+                print_line(&report::json(&report))?;
+            } else {
+                println!("{} ({reason})\n", answer::REFUSAL);
+            }
+            continue;
+        };
+        let stopped = response.finish() == FinishReason::Interrupted;
         if args.json {
-            print_line(&serde_json::json!({
-                "question": question, "query": query, "answer": response.answer,
-                "refused": response.refused, "supported": response.supported,
-                "stopped": stopped, "model_answer": response.model_text,
-                "sentences": response.sentences, "citations": response.citations,
-            }))?;
+            print_line(&report::json(&ChatAnswer::new(question, &query, &response)))?;
             continue;
         }
         if !response.shown.is_empty() {

@@ -12,8 +12,10 @@ use dossier_llm::{self as llm, Llm};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
-use super::ask::{decide_refusal, generate_answer, AnswerOptions};
-use crate::retrieve::{Passage, RankArgs, Retriever};
+use dossier::pipeline::{AnswerOptions, Asker, EVIDENCE_COSINE};
+use dossier::retrieve::{Passage, Retriever};
+
+use super::args::RankArgs;
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -33,7 +35,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 4)]
     answer_k: usize,
     /// Weight of embedding cosine in evidence scoring (0: words only), for ablations.
-    #[arg(long, hide = true, default_value_t = super::ask::EVIDENCE_COSINE)]
+    #[arg(long, hide = true, default_value_t = EVIDENCE_COSINE)]
     evidence_cosine: f32,
     /// Refuse on retrieval score only (not on numbers or acronyms the passages lack).
     #[arg(long, hide = true)]
@@ -144,26 +146,30 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
     let max_k = ks.last().copied().unwrap_or(10).max(args.answer_k);
 
     super::watch_interrupts();
-    let store = super::open_store(runtime, global, false)?;
-    let embedder = super::load_embedder(global)?;
-    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank)?;
+    let settings = global.settings();
+    let store = settings.open_store(runtime, false)?;
+    let embedder = settings.load_embedder()?;
+    let mut retriever = Retriever::open(runtime, store, embedder, &args.rank.ranking())?;
     let mut model = if args.answers {
         Some(Llm::load(
             &llm::model_path(args.model.as_deref(), &global.models),
-            &global.llm_options()?,
+            &global.llm_settings()?.llm,
         )?)
     } else {
         None
     };
-    let policy = RefusalPolicy {
-        key_terms: !args.no_key_terms,
-        ..RefusalPolicy::default()
-    };
-    let options = AnswerOptions {
-        max_tokens: 160,
-        temperature: 0.0,
-        evidence_sentences: 6,
-        evidence_cosine: args.evidence_cosine,
+    let asker = Asker {
+        k: args.answer_k,
+        policy: RefusalPolicy {
+            key_terms: !args.no_key_terms,
+            ..RefusalPolicy::default()
+        },
+        options: AnswerOptions {
+            max_tokens: 160,
+            temperature: 0.0,
+            evidence_sentences: 6,
+            evidence_cosine: args.evidence_cosine,
+        },
     };
 
     let mut rows = Vec::new();
@@ -171,28 +177,17 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
         if super::interrupted() {
             break;
         }
-        let t = Instant::now();
-        let vector = retriever.embed_question(&item.question)?;
-        let embed = t.elapsed();
-        let t = Instant::now();
-        let passages = retriever.search(runtime, &item.question, &vector, max_k)?;
-        let search = t.elapsed();
-        let retrieval_refusal = decide_refusal(
-            runtime,
-            &mut retriever,
-            &policy,
-            &item.question,
-            &vector,
-            &passages,
-        )?;
+        let retrieved = asker.retrieve_top(runtime, &mut retriever, &item.question, max_k)?;
+        let passages = &retrieved.passages;
+        let retrieval_refusal = retrieved.refusal.as_ref();
         let retrieval_refused = retrieval_refusal.is_some();
         let mut row = Row {
             id: item.id.clone(),
             kind: item.kind.clone().unwrap_or_else(|| "answerable".into()),
-            page_rank: rank(&passages, |p| {
+            page_rank: rank(passages, |p| {
                 is_file(p, item.file.as_deref()) && Some(p.page) == item.page
             }),
-            file_rank: rank(&passages, |p| is_file(p, item.file.as_deref())),
+            file_rank: rank(passages, |p| is_file(p, item.file.as_deref())),
             top_score: passages.first().map(|p| p.score).unwrap_or(0.0),
             coverage: passages
                 .iter()
@@ -207,8 +202,8 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
             dropped: None,
             supported: None,
             answer_correct: None,
-            embed_ms: super::millis(embed),
-            search_ms: super::millis(search),
+            embed_ms: dossier::report::millis(retrieved.embed_time),
+            search_ms: dossier::report::millis(retrieved.search_time),
             generate_ms: None,
         };
         if let Some(model) = model.as_mut() {
@@ -217,16 +212,15 @@ pub fn run(runtime: &Runtime, global: &GlobalArgs, args: EvalArgs) -> Result<u8>
                 row.answer_correct = Some(item.unanswerable());
             } else {
                 let t = Instant::now();
-                let top: Vec<Passage> = passages.iter().take(args.answer_k).cloned().collect();
-                let response = generate_answer(
+                let top = &passages[..args.answer_k.min(passages.len())];
+                let response = asker.generate(
                     model,
                     &item.question,
-                    &top,
-                    &options,
+                    top,
                     Some(&mut retriever.embedder),
                     |_| !super::interrupted(),
                 )?;
-                row.generate_ms = Some(super::millis(t.elapsed()));
+                row.generate_ms = Some(dossier::report::millis(t.elapsed()));
                 row.refused = Some(response.refused);
                 row.refusal_reason = response.refusal.as_ref().map(|r| r.to_string());
                 row.answer_correct = Some(if item.unanswerable() {

@@ -18,7 +18,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(runtime: &Runtime, global: &GlobalArgs, args: CheckArgs) -> Result<u8> {
-    let store = super::open_store(runtime, global, false)?;
+    let store = global.settings().open_store(runtime, false)?;
     let report = runtime.block_on(store.check())?;
     let tables = runtime.block_on(store.health())?;
     let vector_index = runtime.block_on(store.vector_index())?;

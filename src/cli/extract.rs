@@ -12,6 +12,7 @@ use dossier_ingest::pdf::{self, PageStatus};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
+use super::args::OcrArg;
 use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
@@ -23,8 +24,8 @@ pub struct ExtractArgs {
     #[arg(long, env = "DOSSIER_PDF_PASSWORD", hide_env_values = true)]
     password: Option<String>,
     /// OCR pages that have no text layer: auto (when `tesseract` is installed), never, always.
-    #[arg(long, value_enum, default_value_t = dossier_ingest::OcrMode::Auto)]
-    ocr: dossier_ingest::OcrMode,
+    #[arg(long, value_enum, default_value_t = OcrArg::Auto)]
+    ocr: OcrArg,
     /// Keep running headers, footers and page numbers, which indexing drops.
     #[arg(long)]
     keep_furniture: bool,
@@ -58,7 +59,7 @@ struct ExtractedPage {
 pub fn run(_runtime: &Runtime, _global: &GlobalArgs, args: ExtractArgs) -> Result<u8> {
     let options = pdf::ExtractOptions {
         password: args.password.clone(),
-        ocr: args.ocr,
+        ocr: args.ocr.into(),
         keep_furniture: args.keep_furniture,
     };
     let mut code = crate::exit::OK;
@@ -68,7 +69,7 @@ pub fn run(_runtime: &Runtime, _global: &GlobalArgs, args: ExtractArgs) -> Resul
         let outcome = std::fs::read(path)
             .map_err(|e| e.to_string())
             .and_then(|bytes| pdf::extract(&bytes, &options).map_err(|e| e.to_string()));
-        let millis = super::millis(started.elapsed());
+        let millis = dossier::report::millis(started.elapsed());
         let file = match outcome {
             Ok(text) => ExtractedFile {
                 file: shown.clone(),

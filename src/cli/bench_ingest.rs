@@ -51,7 +51,7 @@ pub fn run(_runtime: &Runtime, global: &GlobalArgs, args: BenchIngestArgs) -> Re
         let step = texts.len().div_ceil(args.max_chunks.max(1));
         texts = texts.into_iter().step_by(step).collect();
     }
-    let mut embedder = super::load_embedder(global)?;
+    let mut embedder = global.settings().load_embedder()?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let started = Instant::now();
     for text in &refs {

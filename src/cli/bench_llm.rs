@@ -41,7 +41,7 @@ pub fn run(global: &GlobalArgs, args: BenchLlmArgs) -> Result<u8> {
         .with_context(|| format!("reading {}", args.prompt_file.display()))?;
     let path = llm::model_path(args.model.as_deref(), &global.models);
     let file = llm::requantize::fast_variant(&path)?;
-    let mut model = Llm::load_as_is(&file, &global.llm_options()?)?;
+    let mut model = Llm::load_as_is(&file, &global.llm_settings()?.llm)?;
     // Greedy and without a repeat penalty, as llama.cpp is run for the comparison.
     let params = GenerationParams {
         max_new_tokens: args.tokens,
