@@ -45,12 +45,24 @@ impl Linear {
     pub(crate) fn new(weight: Arc<QTensor>) -> candle_core::Result<Self> {
         let (out_features, in_features) = weight.shape().dims2()?;
         let family = kernels::family();
-        if weight.dtype() == GgmlDType::Q8_0
-            && weight.device().is_cpu()
-            && family != KernelFamily::Candle
-        {
+        if weight.device().is_cpu() && family != KernelFamily::Candle {
+            // k-quant layers (a Q4_K_M file's Q4_K and Q6_K) are requantized to Q8_0 here, in
+            // memory, so that every layer runs on our kernel and candle's pool never spins
+            // beside ours (both pools would compete for the same cores on every token).
+            let q8_0 = match weight.dtype() {
+                GgmlDType::Q8_0 => None,
+                GgmlDType::Q4K | GgmlDType::Q5K | GgmlDType::Q6K => Some(QTensor::quantize(
+                    &weight.dequantize(&weight.device())?,
+                    GgmlDType::Q8_0,
+                )?),
+                _ => return Self::on_candle(weight),
+            };
+            let data = match &q8_0 {
+                Some(q) => q.data()?,
+                None => weight.data()?,
+            };
             if let Some(packed) =
-                int8::PackedWeight::from_q8_0(&weight.data()?, out_features, in_features, family)
+                int8::PackedWeight::from_q8_0(&data, out_features, in_features, family)
             {
                 return Ok(Self {
                     kernel: Kernel::Int8(Arc::new(packed)),
@@ -574,6 +586,39 @@ mod tests {
                 difference < 0.02 * scale,
                 "{}: {difference} of {scale}",
                 linear.kernel_name()
+            );
+        }
+    }
+
+    /// A k-quant layer (Q4_K, Q6_K) runs on our kernel where the CPU has a family: its
+    /// weight requantized to Q8_0, within the 8-bit error of the dequantized weight.
+    #[test]
+    fn k_quant_layers_run_on_our_kernel() {
+        let values: Vec<f32> = (0..32 * 512)
+            .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
+            .collect();
+        let t = Tensor::from_vec(values, (32, 512), &Device::Cpu).unwrap();
+        let x = Tensor::from_vec(
+            (0..2 * 512)
+                .map(|i| ((i % 17) as f32 - 8.0) / 9.0)
+                .collect(),
+            (1, 2, 512),
+            &Device::Cpu,
+        )
+        .unwrap();
+        for dtype in [GgmlDType::Q4K, GgmlDType::Q6K] {
+            let w = Arc::new(QTensor::quantize(&t, dtype).unwrap());
+            let reference = x
+                .broadcast_matmul(&w.dequantize(&Device::Cpu).unwrap().t().unwrap())
+                .unwrap();
+            let layer = Linear::new(w).unwrap();
+            let ours = kernels::family() != KernelFamily::Candle;
+            assert_eq!(layer.kernel_name() == "int8", ours, "{dtype:?}");
+            let difference = max_abs(&(layer.forward(&x).unwrap() - &reference).unwrap());
+            let scale = max_abs(&reference);
+            assert!(
+                difference < 0.02 * scale,
+                "{dtype:?}: {difference} of {scale}"
             );
         }
     }
