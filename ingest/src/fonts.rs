@@ -363,26 +363,8 @@ fn tokens(content: &[u8]) -> Vec<Token> {
                 tokens.push(Token::Array(array.take().unwrap_or_default()));
                 i += 1;
             }
-            b'(' => {
-                // Literal strings do not occur in the entries; skip one, nested parentheses
-                // and escapes included.
-                let mut depth = 0usize;
-                while i < content.len() {
-                    match content[i] {
-                        b'\\' => i += 1,
-                        b'(' => depth += 1,
-                        b')' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
+            // Literal strings do not occur in the entries: skipped whole.
+            b'(' => i = crate::pdf::after_literal_string(content, i),
             c if c.is_ascii_alphanumeric() || c == b'/' || c == b'.' || c == b'-' => {
                 let start = i;
                 while i < content.len()

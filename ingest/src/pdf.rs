@@ -546,24 +546,7 @@ fn without_graphics(content: &[u8]) -> (Vec<u8>, bool) {
                     i += 1;
                 }
             }
-            b'(' => {
-                let mut depth = 0usize;
-                while i < n {
-                    match content[i] {
-                        b'\\' => i += 1,
-                        b'(' => depth += 1,
-                        b')' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
+            b'(' => i = after_literal_string(content, i),
             b'<' if content.get(i + 1) == Some(&b'<') => i += 2,
             b'<' => {
                 while i < n && content[i] != b'>' {
@@ -1299,6 +1282,28 @@ thread_local! {
 /// error. A panic hook can use it to keep such panics off the terminal.
 pub fn panic_is_contained() -> bool {
     CONTAINING.with(|c| c.get())
+}
+
+/// The index just past the literal string that opens at `start` (a `(`): nested
+/// parentheses balance, and a backslash escapes the byte after it.
+pub(crate) fn after_literal_string(content: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < content.len() {
+        match content[i] {
+            b'\\' => i += 1,
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    i + 1
 }
 
 /// Runs `f`, turning a panic into an error message.

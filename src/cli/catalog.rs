@@ -184,21 +184,27 @@ pub fn exists(path: &str) -> bool {
     Path::new(path).exists()
 }
 
+/// A document row with these paths and placeholder figures, for the CLI's unit tests.
+#[cfg(test)]
+pub(crate) fn test_document(id: &str, paths: &[&str]) -> DocumentRecord {
+    DocumentRecord {
+        doc_id: id.to_owned(),
+        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        title: None,
+        size_bytes: 1,
+        pages: 1,
+        chunks: 1,
+        pages_without_text: 0,
+        ingested_at_ms: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn doc(id: &str, paths: &[&str]) -> DocumentRecord {
-        DocumentRecord {
-            doc_id: id.to_owned(),
-            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
-            title: None,
-            size_bytes: 1,
-            pages: 1,
-            chunks: 1,
-            pages_without_text: 0,
-            ingested_at_ms: 0,
-        }
+        test_document(id, paths)
     }
 
     fn paths(catalog: &Catalog, id: &str) -> Vec<String> {

@@ -203,16 +203,7 @@ mod tests {
     use super::*;
 
     fn doc(id: &str, paths: &[&str]) -> DocumentRecord {
-        DocumentRecord {
-            doc_id: id.to_owned(),
-            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
-            title: None,
-            size_bytes: 1,
-            pages: 1,
-            chunks: 1,
-            pages_without_text: 0,
-            ingested_at_ms: 0,
-        }
+        crate::cli::catalog::test_document(id, paths)
     }
 
     fn run_plan(documents: &[DocumentRecord], targets: &[&str]) -> (Vec<Removal>, Catalog) {
