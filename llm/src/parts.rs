@@ -21,6 +21,10 @@ const REPACK_BLOCK: usize = 256;
 /// The repacked kernels work on tiles of this many output rows.
 const REPACK_TILE_ROWS: usize = 16;
 
+/// The largest k-quant layer (in weights) requantized to Q8_0 for our kernel: Gemma 3 270M's
+/// are 1.3M, Qwen2.5 0.5B's 4.4M; a 7B model's feed-forward layers (59M) stay on candle.
+const MAX_REQUANTIZED_ELEMENTS: usize = 1 << 23;
+
 /// How a layer multiplies.
 enum Kernel {
     /// Q8_0 weights on our own int8 kernel (int8.rs), where the CPU has one of its families.
@@ -46,15 +50,21 @@ impl Linear {
         let (out_features, in_features) = weight.shape().dims2()?;
         let family = kernels::family();
         if weight.device().is_cpu() && family != KernelFamily::Candle {
-            // k-quant layers (a Q4_K_M file's Q4_K and Q6_K) are requantized to Q8_0 here, in
-            // memory, so that every layer runs on our kernel and candle's pool never spins
-            // beside ours (both pools would compete for the same cores on every token).
+            // k-quant layers (a Q4_K_M file's Q4_K and Q6_K) of small models are requantized
+            // to Q8_0 here, in memory, so that every layer runs on our kernel and candle's
+            // pool never spins beside ours (both pools would compete for the same cores on
+            // every token). Large layers stay k-quants: as Q8_0 a 7B model's would need
+            // almost twice the memory, and a generated token reads every byte of them.
             let q8_0 = match weight.dtype() {
                 GgmlDType::Q8_0 => None,
-                GgmlDType::Q4K | GgmlDType::Q5K | GgmlDType::Q6K => Some(QTensor::quantize(
-                    &weight.dequantize(&weight.device())?,
-                    GgmlDType::Q8_0,
-                )?),
+                GgmlDType::Q4K | GgmlDType::Q5K | GgmlDType::Q6K
+                    if out_features * in_features <= MAX_REQUANTIZED_ELEMENTS =>
+                {
+                    Some(QTensor::quantize(
+                        &weight.dequantize(&weight.device())?,
+                        GgmlDType::Q8_0,
+                    )?)
+                }
                 _ => return Self::on_candle(weight),
             };
             let data = match &q8_0 {
