@@ -249,6 +249,9 @@ fn read_map(content: &[u8]) -> Option<BTreeMap<Code, Vec<u16>>> {
                 while let (Some(Token::Hex(code)), Some(Token::Hex(value))) =
                     (tokens.get(i), tokens.get(i + 1))
                 {
+                    if map.len() >= MAX_ENTRIES {
+                        break;
+                    }
                     if let (Some(code), Some(units)) = (code_of(code), units_of(value)) {
                         map.insert(code, units);
                     }
@@ -260,6 +263,9 @@ fn read_map(content: &[u8]) -> Option<BTreeMap<Code, Vec<u16>>> {
                 while let (Some(Token::Hex(low)), Some(Token::Hex(high))) =
                     (tokens.get(i), tokens.get(i + 1))
                 {
+                    if map.len() >= MAX_ENTRIES {
+                        break;
+                    }
                     let (Some((low, width)), Some((high, _))) = (code_of(low), code_of(high))
                     else {
                         i += 3;
@@ -562,6 +568,21 @@ mod tests {
     /// The reader and writer are our own code on the file's bytes: no input may make them
     /// panic. Deterministic mutations of a real map (bytes flipped, cut, repeated) and
     /// random bytes drawn from the CMap syntax's alphabet, 20,000 inputs.
+    #[test]
+    fn a_hostile_map_is_cut_at_its_entry_limit() {
+        let mut map = b"beginbfrange\n".to_vec();
+        for block in 0..64u32 {
+            map.extend(format!("<{:04X}0000> <{:04X}FFFF> <0041>\n", block, block).bytes());
+        }
+        map.extend(b"endbfrange\n");
+        let read = read_map(&map).unwrap();
+        assert!(
+            read.len() <= MAX_ENTRIES + MAX_RANGE as usize,
+            "{}",
+            read.len()
+        );
+    }
+
     #[test]
     fn no_bytes_make_the_map_reader_panic() {
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
