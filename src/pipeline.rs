@@ -248,7 +248,7 @@ pub struct Response {
 impl Response {
     /// Why the generation ended.
     pub fn finish(&self) -> FinishReason {
-        FinishReason::of(&self.stats)
+        self.stats.finish_reason
     }
 
     /// Model sentences left out of the answer because the evidence does not back them.
@@ -665,7 +665,7 @@ mod tests {
                 generated_tokens: written.len() / 3,
                 prompt_seconds: 0.0,
                 generation_seconds: 0.0,
-                finish_reason: "stop",
+                finish_reason: FinishReason::Stop,
             };
             Ok((written, stats))
         }

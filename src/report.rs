@@ -101,28 +101,8 @@ pub struct AnswerSentence {
     pub source: SentenceSource,
 }
 
-/// Why generation ended, as `usage.finish_reason` writes it.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum FinishReason {
-    /// The model's end token.
-    Stop,
-    /// The cap on the answer's length.
-    Length,
-    /// The caller stopped it (Ctrl-C, a client that went away).
-    Interrupted,
-}
-
-impl FinishReason {
-    /// The reason `stats` records.
-    pub fn of(stats: &GenerationStats) -> Self {
-        match stats.finish_reason {
-            "interrupted" => Self::Interrupted,
-            "length" => Self::Length,
-            _ => Self::Stop,
-        }
-    }
-}
+/// Why generation ended, as `usage.finish_reason` writes it: dossier-llm's own.
+pub use dossier_llm::FinishReason;
 
 /// How long the stages of one question took, in milliseconds; a stage not run is left out.
 #[derive(Serialize, Debug, Clone, Default)]
@@ -360,7 +340,7 @@ impl ChatAnswer {
             answer: response.answer.clone(),
             refused: response.refused,
             supported: response.supported,
-            stopped: FinishReason::of(&response.stats) == FinishReason::Interrupted,
+            stopped: response.stats.finish_reason == FinishReason::Interrupted,
             model_answer: response.model_text.clone(),
             sentences: response.sentences.clone(),
             citations: response.citations.clone(),

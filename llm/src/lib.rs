@@ -132,8 +132,20 @@ pub struct GenerationStats {
     pub prompt_seconds: f64,
     /// Time from then to the end of the reply.
     pub generation_seconds: f64,
-    /// Why generation ended: "stop" (end token), "length" (cap) or "interrupted".
-    pub finish_reason: &'static str,
+    /// Why generation ended.
+    pub finish_reason: FinishReason,
+}
+
+/// Why generation ended; serialised as `"stop"`, `"length"` or `"interrupted"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinishReason {
+    /// The model's end token.
+    Stop,
+    /// The cap on the answer's length.
+    Length,
+    /// The caller stopped it (Ctrl-C, a client that went away).
+    Interrupted,
 }
 
 /// How the local model runs: settings the binary takes from its environment, so that this
@@ -286,7 +298,7 @@ impl Llm {
         let mut emitted = 0usize;
         let mut text = String::new();
         let mut logits = logits;
-        let mut finish_reason = "length";
+        let mut finish_reason = FinishReason::Length;
         while generated.len() < max_new {
             let logits_f32 = logits.to_dtype(candle_core::DType::F32)?;
             let logits_f32 = if params.repeat_penalty == 1.0 || generated.is_empty() {
@@ -301,7 +313,7 @@ impl Llm {
             };
             let next = sampler.sample(&logits_f32)?;
             if self.stop_ids.contains(&next) {
-                finish_reason = "stop";
+                finish_reason = FinishReason::Stop;
                 break;
             }
             generated.push(next);
@@ -315,7 +327,7 @@ impl Llm {
                 let piece = &decoded[emitted..];
                 if !on_text(piece) {
                     text = decoded.clone();
-                    finish_reason = "interrupted";
+                    finish_reason = FinishReason::Interrupted;
                     break;
                 }
                 emitted = decoded.len();
@@ -328,7 +340,7 @@ impl Llm {
                 .squeeze(0)?;
             self.cached_ids.push(next);
         }
-        if text.len() > emitted && finish_reason != "interrupted" {
+        if text.len() > emitted && finish_reason != FinishReason::Interrupted {
             on_text(&text[emitted..]);
         }
         Ok((

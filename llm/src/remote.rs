@@ -135,7 +135,7 @@ impl RemoteLlm {
         let mut first_piece: Option<Instant> = None;
         let mut pieces = 0usize;
         let mut usage: Option<Usage> = None;
-        let mut finish_reason = "length";
+        let mut finish_reason = crate::FinishReason::Length;
         'read: while let Some(chunk) = bytes.next().await {
             let chunk = chunk.with_context(|| format!("reading the answer from {}", self.base))?;
             for data in events.push(&chunk) {
@@ -157,7 +157,11 @@ impl RemoteLlm {
                     continue;
                 };
                 if let Some(reason) = choice.finish_reason.as_deref() {
-                    finish_reason = if reason == "length" { "length" } else { "stop" };
+                    finish_reason = if reason == "length" {
+                        crate::FinishReason::Length
+                    } else {
+                        crate::FinishReason::Stop
+                    };
                 }
                 let Some(piece) = choice.delta.and_then(|d| d.content) else {
                     continue;
@@ -169,7 +173,7 @@ impl RemoteLlm {
                 pieces += 1;
                 text.push_str(&piece);
                 if !on_text(&piece) {
-                    finish_reason = "interrupted";
+                    finish_reason = crate::FinishReason::Interrupted;
                     break 'read;
                 }
             }

@@ -43,15 +43,15 @@ impl ChatModel for Scripted {
     ) -> Result<(String, GenerationStats)> {
         self.prompts.push(messages.to_vec());
         let mut text = String::new();
-        let mut finish_reason = "stop";
+        let mut finish_reason = crate::FinishReason::Stop;
         for (n, piece) in self.reply.split_inclusive(' ').enumerate() {
             if n == params.max_new_tokens {
-                finish_reason = "length";
+                finish_reason = crate::FinishReason::Length;
                 break;
             }
             text.push_str(piece);
             if !on_text(piece) {
-                finish_reason = "interrupted";
+                finish_reason = crate::FinishReason::Interrupted;
                 break;
             }
         }
@@ -92,7 +92,10 @@ mod tests {
             (text.as_str(), streamed.as_str()),
             ("Notice is 120 days.", "Notice is 120 days.")
         );
-        assert_eq!((stats.generated_tokens, stats.finish_reason), (4, "stop"));
+        assert_eq!(
+            (stats.generated_tokens, stats.finish_reason),
+            (4, crate::FinishReason::Stop)
+        );
         assert_eq!(model.prompts[0][0].content, "How much notice?");
 
         let (text, stats) = model
@@ -100,7 +103,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (text.as_str(), stats.finish_reason),
-            ("Notice ", "interrupted")
+            ("Notice ", crate::FinishReason::Interrupted)
         );
         let short = GenerationParams {
             max_new_tokens: 2,
@@ -109,7 +112,7 @@ mod tests {
         let (text, stats) = model.generate(&[], &short, &mut |_| true).unwrap();
         assert_eq!(
             (text.as_str(), stats.finish_reason),
-            ("Notice is ", "length")
+            ("Notice is ", crate::FinishReason::Length)
         );
     }
 }
