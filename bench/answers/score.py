@@ -32,7 +32,7 @@ def holds(text, answers):
 
 def run_json(cmd):
     out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode not in (0,):
+    if out.returncode != 0:
         return None
     try:
         return json.loads(out.stdout)

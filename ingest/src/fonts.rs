@@ -104,18 +104,12 @@ fn prepare_type3(document: &mut Document, id: ObjectId, repairs: &mut FontRepair
     if font.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Type3".as_slice()) {
         return;
     }
-    let number = |object: &Object| match object {
-        Object::Integer(i) => Some(*i as f64),
-        Object::Real(r) => Some(*r as f64),
+    let number = |object: &Object| object.as_float().ok().map(f64::from);
+    let array = |key: &[u8]| match font.get(key).map(|o| document.dereference(o)) {
+        Ok(Ok((_, Object::Array(values)))) => Some(values),
         _ => None,
     };
-    let resolve = |object: &Object| -> Option<Object> {
-        match object {
-            Object::Reference(r) => document.objects.get(r).cloned(),
-            other => Some(other.clone()),
-        }
-    };
-    let Some(Object::Array(matrix)) = font.get(b"FontMatrix").ok().and_then(resolve) else {
+    let Some(matrix) = array(b"FontMatrix") else {
         return;
     };
     let Some(scale) = matrix.first().and_then(number).map(|a| a * 1000.0) else {
@@ -125,7 +119,7 @@ fn prepare_type3(document: &mut Document, id: ObjectId, repairs: &mut FontRepair
     if !scale.is_finite() || scale == 0.0 || (scale.abs() - 1.0).abs() < 1e-6 {
         return;
     }
-    let Some(Object::Array(widths)) = font.get(b"Widths").ok().and_then(resolve) else {
+    let Some(widths) = array(b"Widths") else {
         return;
     };
     let rescaled: Vec<Object> = widths

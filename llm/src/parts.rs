@@ -49,7 +49,10 @@ impl Linear {
     pub(crate) fn new(weight: Arc<QTensor>) -> candle_core::Result<Self> {
         let (out_features, in_features) = weight.shape().dims2()?;
         let family = kernels::family();
-        if weight.device().is_cpu() && family != KernelFamily::Candle {
+        if weight.device().is_cpu()
+            && family != KernelFamily::Candle
+            && int8::PackedWeight::takes(out_features, in_features)
+        {
             // k-quant layers (a Q4_K_M file's Q4_K and Q6_K) of small models are requantized
             // to Q8_0 here, in memory, so that every layer runs on our kernel and candle's
             // pool never spins beside ours (both pools would compete for the same cores on

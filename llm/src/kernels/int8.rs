@@ -61,6 +61,12 @@ fn offset(family: KernelFamily) -> bool {
 }
 
 impl PackedWeight {
+    /// Whether a rows × columns weight fits the tiles: whole tiles of rows, whole blocks of
+    /// columns, neither empty.
+    pub(crate) fn takes(rows: usize, columns: usize) -> bool {
+        rows > 0 && rows.is_multiple_of(TILE_ROWS) && columns > 0 && columns.is_multiple_of(BLOCK)
+    }
+
     /// Repacks ggml Q8_0 data for `family`. `None` when this CPU does not run the family
     /// (or it is candle's), when the shape does not fit the tiles (rows not a multiple of
     /// 16), or when the data is not that many Q8_0 blocks.
@@ -73,11 +79,11 @@ impl PackedWeight {
         if family == KernelFamily::Candle || !family.runs_here() {
             return None;
         }
-        if rows == 0 || !rows.is_multiple_of(TILE_ROWS) || !columns.is_multiple_of(BLOCK) {
+        if !Self::takes(rows, columns) {
             return None;
         }
         let blocks = columns / BLOCK;
-        if blocks == 0 || data.len() != rows * blocks * Q8_0_BLOCK_BYTES {
+        if data.len() != rows * blocks * Q8_0_BLOCK_BYTES {
             return None;
         }
         // Adding 128 to an i8 read as u8 flips its top bit.
